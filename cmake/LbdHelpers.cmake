@@ -1,0 +1,40 @@
+# Build flags as INTERFACE targets, and the helpers every folder uses.
+
+add_library(lbd_warnings INTERFACE)
+target_compile_options(lbd_warnings INTERFACE -Wall -Wextra -Wshadow -Wnon-virtual-dtor
+                       -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough)
+if(LBD_WERROR)
+  target_compile_options(lbd_warnings INTERFACE -Werror)
+endif()
+
+add_library(lbd_sanitize INTERFACE)
+if(LBD_SANITIZE)
+  target_compile_options(lbd_sanitize INTERFACE -fsanitize=address,undefined
+                         -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(lbd_sanitize INTERFACE -fsanitize=address,undefined)
+endif()
+
+# What every lbd target links: warnings and (optionally) sanitizers.
+add_library(lbd_build_flags INTERFACE)
+target_link_libraries(lbd_build_flags INTERFACE lbd_warnings lbd_sanitize)
+
+# lbd_add_test(NAME SOURCES src... [LIBS lib...] [LABELS label...])
+# A GoogleTest program; every test case becomes a CTest test carrying LABELS
+# (unit by default; integration tests say LABELS integration).
+function(lbd_add_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(NOT T_LABELS)
+    set(T_LABELS unit)
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main lbd_build_flags)
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST PROPERTIES LABELS "${T_LABELS}"
+                       DISCOVERY_TIMEOUT 30)
+endfunction()
+
+# lbd_add_bench(NAME SOURCES src... [LIBS lib...])
+function(lbd_add_bench name)
+  cmake_parse_arguments(B "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${B_SOURCES})
+  target_link_libraries(${name} PRIVATE ${B_LIBS} benchmark::benchmark lbd_build_flags)
+endfunction()

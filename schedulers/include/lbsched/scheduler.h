@@ -1,0 +1,96 @@
+// Public header of liblbsched.
+//
+// Scheduler: the algorithm that picks a real server for a new flow. The eleven
+// algorithms (rr wrr sh dh lc wlc sed nq lblc lblcr mh) reproduce the Linux
+// kernel's net/netfilter/ipvs/ip_vs_*.c; their classes are private and made by
+// Scheduler::Create(name). Most users want Service (service.h), which owns the
+// server list and a scheduler and adds the locking.
+//
+// Thread-safety: none. A Scheduler is driven by one caller at a time; Service
+// serializes OnServersChanged() and Pick() with one short lock, as the kernel
+// serializes them with svc->sched_lock.
+#ifndef LBSCHED_SCHEDULER_H_
+#define LBSCHED_SCHEDULER_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lbsched/endpoint.h"
+#include "lbsched/real_server.h"
+#include "lbsched/status.h"
+
+namespace lbd {
+
+// Monotonic time, injected so that tests and simulations pin it.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::chrono::nanoseconds Now() const = 0;
+};
+// The process-wide steady clock.
+const Clock& SteadyClock();
+
+struct SchedulerOptions {
+  // sh, mh: hash the client's source port together with its address
+  // (ipvsadm --sched-flags sh-port). Default: false.
+  bool hash_port = false;
+  // sh, mh: when the hashed server is unusable, walk on to the next usable one
+  // instead of failing (sh-fallback). Default: false.
+  bool hash_fallback = false;
+  // mh: lookup table size; must be a prime > 2. Default: 65537.
+  uint32_t mh_table_size = 65537;
+  // lblc, lblcr: how long an unused destination entry lives, and (lblcr) how
+  // old a server set must be before its most loaded member is dropped.
+  // Default: 24 h (the kernel's lblc_expiration / lblcr_expiration).
+  std::chrono::nanoseconds locality_expiration = std::chrono::hours(24);
+  // Time source for lblc/lblcr. Must outlive the scheduler. Default: SteadyClock().
+  const Clock* clock = nullptr;
+};
+
+// The ordered list of real servers a scheduler sees (the service's "dests").
+using ServerList = std::vector<std::shared_ptr<RealServer>>;
+
+// What changed, for the schedulers that care (rr moves its cursor when the
+// server under it is removed). Every change is a kernel "dest changed" event:
+// a server added (at the end of the list), removed, its weight set (even to the
+// same value), or a health transition.
+struct ServerChange {
+  enum class Kind { kAdded, kRemoved, kUpdated };
+  Kind kind = Kind::kUpdated;
+  // kAdded/kUpdated: index in the new list. kRemoved: index the server had in
+  // the old list.
+  size_t index = 0;
+};
+
+class Scheduler {
+ public:
+  // Names: rr wrr sh dh lc wlc sed nq lblc lblcr mh. Unknown name or invalid
+  // options: an error naming them.
+  static Result<std::unique_ptr<Scheduler>> Create(std::string_view name,
+                                                   const SchedulerOptions& options);
+  // Every name Create() accepts, in the order above.
+  static std::span<const std::string_view> Names();
+
+  virtual ~Scheduler() = default;
+
+  virtual std::string_view name() const = 0;
+
+  // The service's list after `change`. Rebuilds tables (wrr's gcd state, the
+  // sh/dh/mh buckets). Called once with Kind::kUpdated on attach.
+  virtual void OnServersChanged(const ServerList& servers, ServerChange change) = 0;
+
+  // The server for a new flow, or nullptr when none can be chosen (not an
+  // error). `servers` is the list last passed to OnServersChanged. Does not
+  // touch the counters; never allocates except where a class says otherwise.
+  virtual RealServer* Pick(const ServerList& servers, const Flow& flow) = 0;
+};
+
+}  // namespace lbd
+
+#endif  // LBSCHED_SCHEDULER_H_

@@ -1,0 +1,70 @@
+#include "lbsched/scheduler.h"
+
+#include <array>
+
+#include "common.h"
+
+namespace lbd {
+namespace {
+
+class SteadyClockImpl final : public Clock {
+ public:
+  std::chrono::nanoseconds Now() const override {
+    return std::chrono::steady_clock::now().time_since_epoch();
+  }
+};
+
+constexpr std::array<std::string_view, 11> kNames = {"rr",  "wrr", "sh",   "dh",    "lc", "wlc",
+                                                     "sed", "nq",  "lblc", "lblcr", "mh"};
+
+bool IsPrime(uint32_t n) {
+  if (n < 2) return false;
+  for (uint32_t d = 2; uint64_t{d} * d <= n; ++d) {
+    if (n % d == 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const Clock& SteadyClock() {
+  static const SteadyClockImpl clock;
+  return clock;
+}
+
+std::span<const std::string_view> Scheduler::Names() { return kNames; }
+
+Result<std::unique_ptr<Scheduler>> Scheduler::Create(std::string_view name,
+                                                     const SchedulerOptions& options) {
+  using namespace sched_internal;
+  bool hashing = name == "sh" || name == "mh";
+  if ((options.hash_port || options.hash_fallback) && !hashing) {
+    return Status::Error("flags port/fallback apply only to the sh and mh schedulers, not '" +
+                         std::string(name) + "'");
+  }
+  if (name == "rr") return NewRr();
+  if (name == "wrr") return NewWrr();
+  if (name == "lc") return NewLc();
+  if (name == "wlc") return NewWlc();
+  if (name == "sed") return NewSed();
+  if (name == "nq") return NewNq();
+  if (name == "sh") return NewSh(options);
+  if (name == "dh") return NewDh();
+  if (name == "lblc" || name == "lblcr") {
+    if (options.locality_expiration.count() <= 0) {
+      return Status::Error("locality expiration must be positive");
+    }
+    return name == "lblc" ? NewLblc(options) : NewLblcr(options);
+  }
+  if (name == "mh") {
+    if (options.mh_table_size < 3 || !IsPrime(options.mh_table_size)) {
+      return Status::Error("mh table size " + std::to_string(options.mh_table_size) +
+                           " is not a prime > 2");
+    }
+    return NewMh(options);
+  }
+  return Status::Error("unknown scheduler '" + std::string(name) +
+                       "' (expected rr wrr sh dh lc wlc sed nq lblc lblcr mh)");
+}
+
+}  // namespace lbd
