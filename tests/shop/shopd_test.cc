@@ -1,0 +1,2 @@
+// Integration tests of shopd: filled in below.
+#include <gtest/gtest.h>
