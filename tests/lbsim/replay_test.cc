@@ -1,0 +1,285 @@
+// lbsim --replay: the test vectors of shared/reference/ipvs-schedulers.md as
+// traces, the malformed-line contract (exit 2, FILE:LINE), and stdin input.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "lbsim_runner.h"
+
+namespace lbd::lbsim_test {
+namespace {
+
+// "A B -" -> "A\nB\n-\n": the expected pick lines.
+std::string Lines(const std::string& words) {
+  std::string out;
+  std::string w;
+  for (char c : words + " ") {
+    if (c == ' ') {
+      if (!w.empty()) out += w + "\n";
+      w.clear();
+    } else {
+      w += c;
+    }
+  }
+  return out;
+}
+
+std::string Picks(int n, const std::string& pick = "pick 198.51.100.7:40000 192.0.2.100:80") {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += pick + "\n";
+  return s;
+}
+
+void ExpectPicks(const std::string& trace, const std::string& expected,
+                 const std::string& extra = "") {
+  RunResult r = Replay(trace, extra);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.out, Lines(expected)) << trace;
+}
+
+constexpr const char* kAbc =
+    "server A 10.0.0.1:80 1\n"
+    "server B 10.0.0.2:80 1\n"
+    "server C 10.0.0.3:80 0\n";
+
+TEST(ReplayVectors, RrSkipsWeightZeroThenSeesWeightChange) {
+  ExpectPicks(std::string("scheduler rr\n") + kAbc + Picks(4), "A B A B");
+  ExpectPicks(std::string("scheduler rr\n") + kAbc + Picks(2) + "weight C 1\n" + Picks(4),
+              "A B C A B C");
+}
+
+TEST(ReplayVectors, RrRemovingTheCursorServerMovesToItsPredecessor) {
+  ExpectPicks(
+      "scheduler rr\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 1\nserver C 10.0.0.3:80 1\n" +
+          Picks(2) + "remove B\n" + Picks(3),
+      "A B C A C");
+}
+
+constexpr const char* kWrr432 =
+    "scheduler wrr\n"
+    "server A 10.0.0.1:80 4\n"
+    "server B 10.0.0.2:80 3\n"
+    "server C 10.0.0.3:80 2\n";
+
+TEST(ReplayVectors, WrrBuiltOneServerAtATimeStartsAtWeightOne) {
+  ExpectPicks(std::string(kWrr432) + Picks(12), "A B C A A B A B C A B C");
+}
+
+TEST(ReplayVectors, WrrBuiltAtOnceCycle) {
+  // A trace adds servers one at a time, so the "built at once" state (cw = mw)
+  // is reached by a pick that wraps cw to mw (the 4th) followed by a "dest
+  // changed" event that keeps cw and resets the cursor to the head.
+  ExpectPicks(std::string(kWrr432) + Picks(4) + "weight A 4\n" + Picks(18),
+              "A B C A  A A B A B C A B C  A A B A B C A B C");
+}
+
+TEST(ReplayVectors, WrrGcdAndAllZero) {
+  ExpectPicks("scheduler wrr\nserver A 10.0.0.1:80 2\nserver B 10.0.0.2:80 2\n" + Picks(4),
+              "A B A B");
+  ExpectPicks("scheduler wrr\nserver A 10.0.0.1:80 0\nserver B 10.0.0.2:80 0\n" + Picks(2), "- -");
+}
+
+TEST(ReplayVectors, LcCountsInactiveConnections) {
+  ExpectPicks(std::string("scheduler lc\n") +
+                  "server A 10.0.0.1:80 1\nserver B 10.0.0.2:80 1\nserver C 10.0.0.3:80 1\n"
+                  "conns A 1 0\nconns B 1 0\nconns C 0 200\n" +
+                  Picks(1),
+              "C");
+}
+
+TEST(ReplayVectors, WlcWeighsOverhead) {
+  ExpectPicks(
+      "scheduler wlc\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 3\n"
+      "conns A 1 0\nconns B 2 0\n" +
+          Picks(1),
+      "B");
+}
+
+TEST(ReplayVectors, SedTieGoesToFirst) {
+  ExpectPicks(
+      "scheduler sed\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 3\n"
+      "conns A 0 0\nconns B 2 0\n" +
+          Picks(1),
+      "A");
+}
+
+TEST(ReplayVectors, NqIdleServerWinsAtOnce) {
+  ExpectPicks(
+      "scheduler nq\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 3\n"
+      "conns A 1 0\nconns B 0 0\n" +
+          Picks(1),
+      "B");
+}
+
+// 192.0.2.1 hashes to bucket 50 (the page's example), 192.0.2.5 to 185.
+constexpr const char* kShAB = "server A 10.0.0.1:80 1\nserver B 10.0.0.2:80 0\n";
+constexpr const char* kEvenSource = "pick 192.0.2.1:1000 192.0.2.100:80\n";
+constexpr const char* kOddSource = "pick 192.0.2.5:1000 192.0.2.100:80\n";
+
+TEST(ReplayVectors, ShBucketsAlternateWithAWeightZeroServer) {
+  ExpectPicks(std::string("scheduler sh\n") + kShAB + kEvenSource + kOddSource, "A -");
+  ExpectPicks(std::string("scheduler sh fallback\n") + kShAB + kEvenSource + kOddSource, "A A");
+  // The source port does not matter without the port flag.
+  ExpectPicks(std::string("scheduler sh\n") + kShAB + "pick 192.0.2.1:1 192.0.2.100:80\n" +
+                  "pick 192.0.2.1:2 192.0.2.100:80\n",
+              "A A");
+}
+
+TEST(ReplayVectors, ShPortFlagHashesThePort) {
+  // key = ip + port: 192.0.2.1 port 4 is the key of 192.0.2.5 (bucket 185, B).
+  ExpectPicks(std::string("scheduler sh port\n") + kShAB + "pick 192.0.2.1:4 192.0.2.100:80\n" +
+                  "pick 192.0.2.1:0 192.0.2.100:80\n",
+              "- A");
+}
+
+TEST(ReplayVectors, LblcReschedulesWhenLblcOverloaded) {
+  ExpectPicks(
+      "scheduler lblc\nserver A 10.0.0.1:80 2\nserver B 10.0.0.2:80 2\n"
+      "conns A 3 0\n"
+      "pick 198.51.100.1:1 203.0.113.9:80\n"
+      "conns B 3 0\nconns A 0 0\n"
+      "pick 198.51.100.2:2 203.0.113.9:80\n",
+      "B A");
+}
+
+TEST(ReplayVectors, LblcKeepsItsEntryUntilItExpires) {
+  const std::string trace =
+      "scheduler lblc\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 1\n"
+      "pick 198.51.100.1:1 203.0.113.9:80\n"  // wlc: A
+      "conns A 1 0\n"                         // A busier, not lblc-overloaded
+      "time 86400\n"
+      "pick 198.51.100.1:1 203.0.113.9:80\n"  // unused for exactly 24 h: kept
+      "time 172800.000000001\n"
+      "pick 198.51.100.1:1 203.0.113.9:80\n";  // unused for longer: wlc gives B
+  ExpectPicks(trace, "A A B");
+  ExpectPicks(trace, "A B B", "--expiration 10");
+}
+
+TEST(ReplayVectors, DownActsAsWeightZeroAndUpRestores) {
+  ExpectPicks(
+      "scheduler rr\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 1\n"
+      "down A\n" +
+          Picks(2) + "up A\n" + Picks(2) + "down A\ndown B\n" + Picks(1),
+      "B B A B -");
+}
+
+TEST(ReplayVectors, OverloadFlagSkipsAServer) {
+  ExpectPicks(
+      "scheduler wlc\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 1\n"
+      "overload A 1\n" +
+          Picks(1) + "overload A 0\n" + Picks(1),
+      "B A");
+}
+
+TEST(ReplayVectors, RemovedIdCanBeAddedAgain) {
+  ExpectPicks("scheduler rr\nserver A 10.0.0.1:80 1\nremove A\n" + Picks(1) +
+                  "server A 10.0.0.9:80 1\n" + Picks(1),
+              "- A");
+}
+
+TEST(ReplayFormat, CommentsBlankLinesAndArbitraryIds) {
+  ExpectPicks(
+      "# a trace\n\n   \nscheduler rr   # trailing\n"
+      "server web-1.example 10.0.0.1:80 1 # first\n"
+      "\tserver 42 10.0.0.2:80 1\n" +
+          Picks(3),
+      "web-1.example 42 web-1.example");
+}
+
+TEST(ReplayFormat, ReadsStandardInput) {
+  RunResult r = RunLbsim("scheduler rr\nserver A 10.0.0.1:80 1\n" + Picks(2), "--replay -",
+                         /*use_stdin=*/true);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, Lines("A A"));
+  RunResult bad = RunLbsim("scheduler rr\nfrob\n", "--replay -", /*use_stdin=*/true);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find(":2:"), std::string::npos) << bad.err;
+}
+
+TEST(ReplayFormat, EmptyTraceIsFine) { ExpectPicks("# nothing\n\n", ""); }
+
+TEST(ReplayFormat, BadCommandLine) {
+  EXPECT_EQ(RunLbsim("", "--replay").exit_code, 2);
+  EXPECT_EQ(RunLbsim("", "--replay /nonexistent/trace").exit_code, 2);
+  EXPECT_EQ(RunLbsim("", "--replay {} --expiration 0").exit_code, 2);
+  EXPECT_EQ(RunLbsim("", "--replay {} --expiration x").exit_code, 2);
+}
+
+struct Malformed {
+  const char* name;
+  std::string trace;
+  int line;
+};
+
+void PrintTo(const Malformed& m, std::ostream* os) { *os << m.name; }
+
+class ReplayMalformed : public ::testing::TestWithParam<Malformed> {};
+
+TEST_P(ReplayMalformed, ExitsTwoNamingTheLine) {
+  const Malformed& m = GetParam();
+  RunResult r = RunLbsim(m.trace, "--replay {}");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  // "PATH:LINE: message" on stderr; only the picks before the bad line on stdout.
+  const std::string needle = "_input:" + std::to_string(m.line) + ": ";
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+const std::string kHead = "scheduler rr\nserver A 10.0.0.1:80 1\n";  // lines 1-2
+
+INSTANTIATE_TEST_SUITE_P(
+    Lines, ReplayMalformed,
+    ::testing::Values(Malformed{"UnknownDirective", kHead + "frobnicate A\n", 3},
+                      Malformed{"SchedulerNotFirst", "server A 10.0.0.1:80 1\nscheduler rr\n", 1},
+                      Malformed{"PickBeforeScheduler", "# c\n\npick 1.1.1.1:1 2.2.2.2:2\n", 3},
+                      Malformed{"SchedulerRepeated", kHead + "scheduler rr\n", 3},
+                      Malformed{"SchedulerMissingName", "scheduler\n", 1},
+                      Malformed{"UnknownScheduler", "scheduler fifo\n", 1},
+                      Malformed{"FlagOnRr", "scheduler rr port\n", 1},
+                      Malformed{"FallbackOnDh", "scheduler dh fallback\n", 1},
+                      Malformed{"UnknownFlag", "scheduler sh sticky\n", 1},
+                      Malformed{"ServerTooFewArgs", kHead + "server B 10.0.0.2:80\n", 3},
+                      Malformed{"ServerTooManyArgs", kHead + "server B 10.0.0.2:80 1 extra\n", 3},
+                      Malformed{"ServerBadAddress", kHead + "server B 10.0.0.256:80 1\n", 3},
+                      Malformed{"ServerNoPort", kHead + "server B 10.0.0.2 1\n", 3},
+                      Malformed{"ServerBadPort", kHead + "server B 10.0.0.2:65536 1\n", 3},
+                      Malformed{"ServerBadWeight", kHead + "server B 10.0.0.2:80 x\n", 3},
+                      Malformed{"ServerWeightTooBig", kHead + "server B 10.0.0.2:80 65536\n", 3},
+                      Malformed{"ServerWeightNegative", kHead + "server B 10.0.0.2:80 -1\n", 3},
+                      Malformed{"DuplicateId", kHead + "server A 10.0.0.2:80 1\n", 3},
+                      Malformed{"DuplicateAddress", kHead + "server B 10.0.0.1:80 1\n", 3},
+                      Malformed{"WeightUnknownId", kHead + "weight Z 3\n", 3},
+                      Malformed{"WeightTooBig", kHead + "weight A 70000\n", 3},
+                      Malformed{"WeightNotANumber", kHead + "weight A 1.5\n", 3},
+                      Malformed{"WeightArgs", kHead + "weight A\n", 3},
+                      Malformed{"RemoveUnknownId", kHead + "remove B\n", 3},
+                      Malformed{"RemoveTwice", kHead + "remove A\nremove A\n", 4},
+                      Malformed{"RemoveArgs", kHead + "remove\n", 3},
+                      Malformed{"ConnsUnknownId", kHead + "conns B 1 1\n", 3},
+                      Malformed{"ConnsNegative", kHead + "conns A -1 0\n", 3},
+                      Malformed{"ConnsArgs", kHead + "conns A 1\n", 3},
+                      Malformed{"OverloadNotBool", kHead + "overload A 2\n", 3},
+                      Malformed{"OverloadUnknownId", kHead + "overload B 1\n", 3},
+                      Malformed{"DownUnknownId", kHead + "down B\n", 3},
+                      Malformed{"UpArgs", kHead + "up A A\n", 3},
+                      Malformed{"TimeNegative", kHead + "time -1\n", 3},
+                      Malformed{"TimeNotANumber", kHead + "time soon\n", 3},
+                      Malformed{"TimeArgs", kHead + "time\n", 3},
+                      Malformed{"PickBadSource", kHead + "pick 1.2.3:4 2.2.2.2:80\n", 3},
+                      Malformed{"PickBadDestination", kHead + "pick 1.2.3.4:4 2.2.2.2\n", 3},
+                      Malformed{"PickArgs", kHead + "pick 1.2.3.4:4\n", 3},
+                      Malformed{"LaterLine",
+                                kHead + "# comment\n\npick 1.1.1.1:1 2.2.2.2:2\nweight A\n", 6}),
+    [](const ::testing::TestParamInfo<Malformed>& p) { return std::string(p.param.name); });
+
+TEST(ReplayMalformedOutput, PicksBeforeTheBadLineAreWritten) {
+  RunResult r = Replay(kHead + Picks(2) + "bogus\n" + Picks(1));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, Lines("A A"));
+}
+
+}  // namespace
+}  // namespace lbd::lbsim_test
