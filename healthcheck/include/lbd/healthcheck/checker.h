@@ -1,0 +1,114 @@
+// Public header of lbd_healthcheck.
+//
+// HealthChecker: the health check of one real server, run on a libev loop.
+// Made by Create() from the service's (or the server's) HealthCheckConfig;
+// it schedules its own checks (HealthState, health_state.h), never blocks the
+// loop, and calls back after every check and on every up/down transition.
+//
+// Checks (HealthCheckConfig::type):
+//   tcp   success = a non-blocking connect completes within `timeout`.
+//   http  connect, send `GET path HTTP/1.1` (Host: cfg.host, or the address;
+//         Connection: close), parse the response (HTTP/1.0 and 1.1,
+//         Content-Length, chunked, or read until close; body capped at
+//         1 MiB). Passes when the status is in expect_status and, if
+//         expect_md5 is set, the MD5 of the body matches (keepalived's
+//         HTTP_GET digest, what `genhash` / `md5sum` print).
+//   exec  `/bin/sh -c command` with LBD_RS_IP / LBD_RS_PORT (the server's
+//         address and port) in its environment; exit 0 = up, 1 = down; with
+//         dynamic_weight, exit 2..255 = up with weight code - 2 (keepalived's
+//         MISC_CHECK misc_dynamic); any other exit or a signal = down. At
+//         `timeout` its whole process group is killed with SIGKILL.
+// A check that has not finished at `timeout` fails with message "timeout".
+// `cfg.port`, when non-zero, replaces the server's port for tcp and http.
+//
+// Child processes (exec): spawned with clone(CLONE_PIDFD) and no exit signal,
+// so they are invisible to waitpid(-1) (libev's ev_child / SIGCHLD reaper on
+// the default loop cannot steal their status) and are reaped through their
+// pidfd on the checker's loop, which may be any loop, default or not. Needs
+// Linux >= 5.2. No zombie is left: a child still running when its checker is
+// destroyed is killed and reaped then.
+//
+// Thread-safety: a HealthChecker belongs to the thread that runs its loop;
+// create, use and destroy it there. Callbacks run on that loop, and may
+// destroy the checker that calls them.
+#ifndef LBD_HEALTHCHECK_CHECKER_H_
+#define LBD_HEALTHCHECK_CHECKER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "lbd/conf/config.h"
+#include "lbsched/endpoint.h"
+#include "lbsched/scheduler.h"
+#include "lbsched/status.h"
+
+struct ev_loop;
+
+namespace lbd {
+
+// The outcome of one check.
+struct CheckResult {
+  bool success = false;
+  // From the start of the check to its result (or to the timeout).
+  std::chrono::nanoseconds latency{0};
+  // Why it failed ("connect: Connection refused", "status 500", "timeout",
+  // "exit 1", ...) or a short note on success ("status 200", "exit 0").
+  std::string message;
+  // exec with dynamic_weight only: the weight the script asked for
+  // (exit code - 2). Empty otherwise.
+  std::optional<int> weight;
+};
+
+struct HealthCheckCallbacks {
+  // After every check (not for stale results). May be empty.
+  std::function<void(const CheckResult&)> on_result;
+  // On every transition; `up` is the new state, `last` the check that
+  // caused it. Called after on_result. May be empty.
+  std::function<void(bool up, const CheckResult& last)> on_state_change;
+};
+
+struct HealthCheckerOptions {
+  // Random source for the first check's delay. Default: a per-checker
+  // generator seeded from std::random_device.
+  std::function<uint64_t()> random;
+  // Time source for scheduling and latency. Must outlive the checker.
+  // Default: SteadyClock().
+  const Clock* clock = nullptr;
+};
+
+class HealthChecker {
+ public:
+  using Callbacks = HealthCheckCallbacks;
+  using Options = HealthCheckerOptions;
+
+  // Starts checking `target` on `loop`; the first check runs after a random
+  // delay in [0, cfg.interval). Fails when cfg is unusable (type kNone,
+  // rise/fall < 1, interval/timeout <= 0, http path not starting with '/',
+  // expect_md5 not 32 hex digits, empty exec command).
+  // REQUIRES: `loop` outlives the checker.
+  static Result<std::unique_ptr<HealthChecker>> Create(struct ev_loop* loop,
+                                                       const HealthCheckConfig& cfg,
+                                                       Endpoint target, Callbacks callbacks,
+                                                       Options options = {});
+
+  virtual ~HealthChecker() = default;
+  HealthChecker(const HealthChecker&) = delete;
+  HealthChecker& operator=(const HealthChecker&) = delete;
+
+  // The current state (initially up, or down with cfg.alpha).
+  virtual bool up() const = 0;
+  virtual Endpoint target() const = 0;
+  // Number of checks finished so far (stale results not counted).
+  virtual uint64_t checks() const = 0;
+
+ protected:
+  HealthChecker() = default;
+};
+
+}  // namespace lbd
+
+#endif  // LBD_HEALTHCHECK_CHECKER_H_

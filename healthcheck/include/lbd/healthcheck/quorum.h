@@ -1,0 +1,43 @@
+// Public header of lbd_healthcheck.
+//
+// QuorumState: keepalived's quorum with hysteresis for one virtual service.
+// The caller feeds the sum of the weights of the real servers that are up;
+// quorum is lost when the sum drops below quorum - hysteresis and regained
+// when it reaches quorum + hysteresis (keepalived check_data.h
+// quorum/hysteresis; between the two bounds the state holds, which damps
+// flapping). On a change the daemon runs on_quorum_down / on_quorum_up
+// (CommandRunner, command_runner.h) and swaps the sorry server in or out.
+//
+// Thread-safety: none; a plain value driven by one caller.
+#ifndef LBD_HEALTHCHECK_QUORUM_H_
+#define LBD_HEALTHCHECK_QUORUM_H_
+
+#include <cstdint>
+
+namespace lbd {
+
+class QuorumState {
+ public:
+  enum class Change { kNone, kLost, kRegained };
+
+  // quorum <= 0 turns quorum off: has_quorum() is always true. A negative
+  // hysteresis counts as 0. `initially_up`: the state before the first
+  // Update(); keepalived starts with quorum up. Default: true.
+  explicit QuorumState(int64_t quorum, int64_t hysteresis = 0, bool initially_up = true);
+
+  // The new sum of the weights of up servers; reports a transition, if any.
+  Change Update(int64_t up_weight_sum);
+
+  bool has_quorum() const { return up_; }
+  int64_t quorum() const { return quorum_; }
+  int64_t hysteresis() const { return hysteresis_; }
+
+ private:
+  int64_t quorum_;
+  int64_t hysteresis_;
+  bool up_;
+};
+
+}  // namespace lbd
+
+#endif  // LBD_HEALTHCHECK_QUORUM_H_
