@@ -21,7 +21,13 @@ void RealServer::SetUp(bool up) {
   weight_.store(up ? configured_weight() : 0, std::memory_order_relaxed);
 }
 
+// __ip_vs_update_dest(): removing the upper threshold, or raising it, clears
+// the overload flag at once; lowering it leaves the flag to the next
+// connection event.
 void RealServer::SetThresholds(uint32_t upper, uint32_t lower) {
+  if (upper == 0 || upper > upper_threshold()) {
+    overloaded_.store(false, std::memory_order_relaxed);
+  }
   upper_threshold_.store(upper, std::memory_order_relaxed);
   lower_threshold_.store(lower, std::memory_order_relaxed);
 }

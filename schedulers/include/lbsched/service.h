@@ -50,7 +50,9 @@ class Service {
   // Health: down acts as weight 0. Only a transition is an event.
   Status SetUp(Endpoint endpoint, bool up);
 
-  // Not an event: thresholds only drive the overload flag.
+  // Not an event: thresholds only drive the overload flag. As in the kernel's
+  // __ip_vs_update_dest(), removing or raising the upper threshold clears the
+  // flag at once.
   Status SetThresholds(Endpoint endpoint, uint32_t upper, uint32_t lower);
 
   // Replaces the algorithm; the new one starts from the current list.
