@@ -1,147 +1,143 @@
-// The test vectors of shared/reference/ipvs-schedulers.md, one per case.
+// The test vectors of shared/reference/ipvs-schedulers.md, one test per
+// bullet, in the page's order (list order as written, counters 0 unless set).
 #include <gtest/gtest.h>
 
-#include <string>
-#include <vector>
-
-#include "lbsched/service.h"
+#include "test_util.h"
 
 namespace lbd {
 namespace {
 
-Endpoint Ep(int n) { return Endpoint{0x0A000000u + static_cast<uint32_t>(n), 80}; }
+using testing::Harness;
+using testing::ShBucket;
+using testing::ShKeyForBucket;
 
-class Harness {
- public:
-  explicit Harness(const std::string& sched, SchedulerOptions o = {})
-      : svc_(std::move(Service::Create(sched, o)).value()) {}
-  void Add(int weight) {
-    ASSERT_TRUE(svc_->AddServer(Ep(static_cast<int>(n_++)), {.weight = weight}).ok());
-  }
-  std::shared_ptr<RealServer> At(int i) { return svc_->Find(Ep(i)); }
-  // Letter of the pick ('A' + index), or '-'.
-  char Pick(uint32_t src = 0x0A0000FF, uint32_t dst = 0xC0000264) {
-    auto rs = svc_->Pick(Flow{{src, 1234}, {dst, 80}});
-    return rs ? static_cast<char>('A' + (rs->endpoint().ip - 0x0A000000u)) : '-';
-  }
-  std::string Picks(int k) {
-    std::string s;
-    for (int i = 0; i < k; ++i) s += Pick();
-    return s;
-  }
-  Service& svc() { return *svc_; }
-
- private:
-  std::unique_ptr<Service> svc_;
-  size_t n_ = 0;
-};
-
-TEST(RrVectors, SkipsWeightZeroAndSeesWeightChange) {
+// rr A1 B1 C0: A B A B ...; with C's weight set to 1 after the 2nd pick: A B C A.
+TEST(RrVectors, SkipsWeightZero) {
   Harness h("rr");
-  h.Add(1);
-  h.Add(1);
-  h.Add(0);
+  h.AddAll({1, 1, 0});
+  EXPECT_EQ(h.Picks(6), "ABABAB");
+}
+
+TEST(RrVectors, SeesWeightChangeAfterSecondPick) {
+  Harness h("rr");
+  h.AddAll({1, 1, 0});
   EXPECT_EQ(h.Picks(2), "AB");
-  ASSERT_TRUE(h.svc().SetWeight(Ep(2), 1).ok());
+  h.SetWeight(2, 1);
   EXPECT_EQ(h.Picks(4), "CABC");
 }
 
+// wrr A4 B3 C2 (built at once): A A B A B C A B C.
 TEST(WrrVectors, BuiltAtOnce) {
   Harness h("rr");
-  h.Add(4);
-  h.Add(3);
-  h.Add(2);
+  h.AddAll({4, 3, 2});
   ASSERT_TRUE(h.svc().SetScheduler("wrr", {}).ok());
   EXPECT_EQ(h.Picks(18), "AABABCABCAABABCABC");
 }
 
+// Built by adding A, B, C one at a time: the first cycle starts at cw = 1.
 TEST(WrrVectors, BuiltOneAtATime) {
   Harness h("wrr");
-  h.Add(4);
-  h.Add(3);
-  h.Add(2);
-  EXPECT_EQ(h.Picks(12), "ABCAABABCABC");
+  h.AddAll({4, 3, 2});
+  EXPECT_EQ(h.Picks(21),
+            "ABC"
+            "AABABCABC"
+            "AABABCABC");
 }
 
-TEST(WrrVectors, GcdAndAllZero) {
+// wrr A2 B2 (gcd 2): A B A B; A0 B0: none.
+TEST(WrrVectors, GcdTwo) {
   Harness h("wrr");
-  h.Add(2);
-  h.Add(2);
+  h.AddAll({2, 2});
   EXPECT_EQ(h.Picks(4), "ABAB");
-  Harness z("wrr");
-  z.Add(0);
-  z.Add(0);
-  EXPECT_EQ(z.Picks(2), "--");
 }
 
+TEST(WrrVectors, AllZeroIsNone) {
+  Harness h("wrr");
+  h.AddAll({0, 0});
+  EXPECT_EQ(h.Picks(2), "--");
+}
+
+// lc A(act 1) B(act 1) C(act 0, inact 200): C (overhead 200 < 256).
 TEST(LcVectors, OverheadCountsInactive) {
   Harness h("lc");
-  h.Add(1);
-  h.Add(1);
-  h.Add(1);
+  h.AddAll({1, 1, 1});
   h.At(0)->SetCounters(1, 0);
   h.At(1)->SetCounters(1, 0);
   h.At(2)->SetCounters(0, 200);
   EXPECT_EQ(h.Pick(), 'C');
 }
 
+// wlc A w1 act1, B w3 act2: A has 256/1, B 512/3 -> B.
 TEST(WlcVectors, Weighted) {
   Harness h("wlc");
-  h.Add(1);
-  h.Add(3);
+  h.AddAll({1, 3});
   h.At(0)->SetCounters(1, 0);
   h.At(1)->SetCounters(2, 0);
   EXPECT_EQ(h.Pick(), 'B');
 }
 
+// sed A w1 act0, B w3 act2: A (1/1 vs 3/3 tie -> first in list).
 TEST(SedVectors, TieGoesToFirst) {
   Harness h("sed");
-  h.Add(1);
-  h.Add(3);
+  h.AddAll({1, 3});
   h.At(1)->SetCounters(2, 0);
   EXPECT_EQ(h.Pick(), 'A');
 }
 
+// nq A w1 act1, B w3 act0: B (idle server wins at once).
 TEST(NqVectors, IdleWinsAtOnce) {
   Harness h("nq");
-  h.Add(1);
-  h.Add(3);
+  h.AddAll({1, 3});
   h.At(0)->SetCounters(1, 0);
   EXPECT_EQ(h.Pick(), 'B');
 }
 
-TEST(ShVectors, KernelHash) {
-  // 192.0.2.1 -> bucket 50; with A1 B0 the buckets alternate, so 50 is A.
+// sh: source 192.0.2.1 -> key 0xC0000201 -> * 0x61C88647 = 0x32D51447 -> bucket 50.
+TEST(ShVectors, KernelHashOfExampleSource) {
+  EXPECT_EQ(0xC0000201u * 0x61C88647u, 0x32D51447u);
+  EXPECT_EQ(ShBucket(0xC0000201u), 50u);
   Harness h("sh");
-  h.Add(1);
-  h.Add(0);
-  EXPECT_EQ(h.Pick(0xC0000201), 'A');
-  // Find a source that lands on an odd bucket (B, weight 0): none, and with
-  // fallback A.
-  uint32_t src = 0;
-  for (uint32_t s = 1; s < 1000; ++s) {
-    if (((s * 0x61C88647u) >> 24) % 2 == 1) {
-      src = s;
-      break;
-    }
-  }
-  ASSERT_NE(src, 0u);
-  EXPECT_EQ(h.Pick(src), '-');
-  Harness f("sh", {.hash_fallback = true});
-  f.Add(1);
-  f.Add(0);
-  EXPECT_EQ(f.Pick(src), 'A');
+  h.AddAll({1, 0});
+  EXPECT_EQ(h.Pick(0xC0000201u), 'A');  // bucket 50 is even: A's
 }
 
-TEST(LblcVectors, RescheduleWhenLblcOverloaded) {
+// sh, no flags, A w1 and B w0, both up: buckets alternate A,B,A,B...; a source
+// hashing to B's bucket gets none, and with `fallback` gets A.
+TEST(ShVectors, WeightZeroBucketsAlternate) {
+  Harness h("sh");
+  h.AddAll({1, 0});
+  Harness f("sh", {.hash_fallback = true});
+  f.AddAll({1, 0});
+  for (unsigned b = 0; b < 256; ++b) {
+    SCOPED_TRACE(b);
+    EXPECT_EQ(h.Pick(ShKeyForBucket(b)), b % 2 == 0 ? 'A' : '-');
+    EXPECT_EQ(f.Pick(ShKeyForBucket(b)), 'A');
+  }
+}
+
+// lblc A w2 act3, B w2 act0: D first picked -> wlc gives B; make B act 3 and
+// A act 0 -> B is lblc-overloaded (3 > 2 and A has 0*2 < 2) -> rescheduled to A.
+TEST(LblcVectors, RescheduledWhenLblcOverloaded) {
   Harness h("lblc");
-  h.Add(2);
-  h.Add(2);
+  h.AddAll({2, 2});
   h.At(0)->SetCounters(3, 0);
   EXPECT_EQ(h.Pick(), 'B');
   h.At(1)->SetCounters(3, 0);
   h.At(0)->SetCounters(0, 0);
   EXPECT_EQ(h.Pick(), 'A');
+  EXPECT_EQ(h.Pick(), 'A');  // the entry now names A
+}
+
+// ... and D stays B while B is not lblc-overloaded, even though wlc would now
+// choose A: with A at act 1, no server has active*2 < weight.
+TEST(LblcVectors, StaysWhileNotLblcOverloaded) {
+  Harness h("lblc");
+  h.AddAll({2, 2});
+  h.At(0)->SetCounters(3, 0);
+  EXPECT_EQ(h.Pick(), 'B');
+  h.At(1)->SetCounters(3, 0);
+  h.At(0)->SetCounters(1, 0);
+  EXPECT_EQ(h.Pick(), 'B');
 }
 
 }  // namespace
