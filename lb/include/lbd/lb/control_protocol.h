@@ -1,0 +1,71 @@
+// Internal header of lbd_lb.
+//
+// The control socket's line protocol (lbctl <-> lbd).
+//
+// Request: one command per line (LF, an optional CR before it is ignored),
+// words separated by blanks:
+//   status [--json] | stats [--json] | weight SVC IP:PORT N | drain SVC IP:PORT
+//   enable SVC IP:PORT | disable SVC IP:PORT | reload
+// Reply: a status line "OK" or "ERR <message>", then the body lines (never
+// empty ones: the text tables have none and JSON is one line), then one empty
+// line that ends the reply. Lines longer than kMaxLine bytes are refused with
+// an error and the connection is closed.
+//
+// Thread-safety: plain functions and values.
+#ifndef LBD_LB_CONTROL_PROTOCOL_H_
+#define LBD_LB_CONTROL_PROTOCOL_H_
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lbsched/endpoint.h"
+#include "lbsched/status.h"
+
+namespace lbd {
+
+inline constexpr size_t kMaxControlLine = 4096;
+
+struct Command {
+  enum class Kind { kStatus, kStats, kWeight, kDrain, kEnable, kDisable, kReload };
+  Kind kind = Kind::kStatus;
+  bool json = false;    // status, stats
+  std::string service;  // weight, drain, enable, disable
+  Endpoint server;      // weight, drain, enable, disable
+  int weight = 0;       // weight
+};
+
+// A clear error for an unknown command, a wrong number of arguments, an
+// unknown flag, a bad IP:PORT or a weight outside 0..65535.
+Result<Command> ParseCommand(std::string_view line);
+
+// The reply framing. `body` may be empty or end with or without a newline;
+// empty lines inside it are dropped so they cannot end the reply early.
+std::string EncodeReply(const Status& status, std::string_view body);
+
+struct Reply {
+  bool ok = false;
+  std::string error;  // when !ok
+  std::string body;   // each line ends with '\n'
+};
+// Decodes one complete reply (through its terminating empty line); nullopt
+// while `text` does not hold one yet, an error when it is malformed.
+Result<std::optional<Reply>> DecodeReply(std::string_view text);
+
+// Splits a byte stream into lines, holding at most kMaxControlLine bytes of
+// an unfinished line.
+class LineSplitter {
+ public:
+  enum class Next { kLine, kNeedMore, kTooLong };
+  void Append(std::string_view bytes) { buffer_.append(bytes); }
+  // kLine: `line` is set (without its newline) and consumed.
+  Next Pop(std::string* line);
+
+ private:
+  std::string buffer_;
+};
+
+}  // namespace lbd
+
+#endif  // LBD_LB_CONTROL_PROTOCOL_H_

@@ -1,0 +1,118 @@
+// Internal header of lbd_lb.
+//
+// Daemon: the whole proxy — the control loop (libev's default loop, in the
+// thread that calls Run()), the workers, the control socket, the metrics
+// endpoint and the health monitor.
+//
+// Configuration changes (start, SIGHUP, `lbctl reload`) are applied as diffs
+// to the long-lived ServiceRuntime objects (AddServer/RemoveServer/SetWeight/
+// SetScheduler), so counters and established connections survive; a weight
+// is re-applied only when the file changed it, so `lbctl weight` overrides
+// persist across reloads of an unchanged line. A server that disappears
+// drains: its connections continue. Listeners of removed services close, new
+// ones open; a reload whose listeners cannot be opened is refused as a whole.
+// Then a new immutable ServiceTable is published to every worker.
+// global.workers, control_socket and metrics_listen take effect at start only.
+//
+// SIGTERM/SIGINT: listeners close, workers drain, connections still open
+// after global.drain_timeout are reset, Run() returns 0.
+//
+// Thread-safety: every method runs on the control thread (the one that calls
+// Create and Run), except what workers reach through the published tables.
+#ifndef LBD_LB_DAEMON_H_
+#define LBD_LB_DAEMON_H_
+
+#include <ev.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lbd/conf/config.h"
+#include "lbd/lb/control_server.h"
+#include "lbd/lb/counters.h"
+#include "lbd/lb/health_monitor.h"
+#include "lbd/lb/metrics_server.h"
+#include "lbd/lb/service_table.h"
+#include "lbd/lb/status_report.h"
+#include "lbd/lb/worker.h"
+
+namespace lbd {
+
+class Daemon {
+ public:
+  // Opens every listener and socket, starts the workers. Error: a listener
+  // or socket could not be opened.
+  static Result<std::unique_ptr<Daemon>> Create(const Config& config);
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+  ~Daemon();
+
+  // Runs the control loop until the drain after SIGTERM/SIGINT ends.
+  // Returns the process exit code.
+  int Run();
+
+  // Re-reads config.file. On error the old configuration stays.
+  Status Reload();
+  // One control-protocol line -> its encoded reply.
+  std::string HandleControlLine(std::string_view line);
+  StatusReport Report() const;
+
+ private:
+  struct ServiceState {
+    VirtualServiceConfig config;
+    std::shared_ptr<ServiceRuntime> runtime;
+    std::shared_ptr<const ListenerSet> listeners;
+    ServerStatsMap server_stats;
+  };
+  struct Sample {
+    double time;
+    uint64_t connections, bytes_in, bytes_out;
+  };
+  using ServerKey = std::pair<std::string, Endpoint>;
+
+  explicit Daemon(struct ev_loop* loop);
+  Status Apply(const Config& next);
+  void Publish();
+  ServiceState* FindService(std::string_view name);
+  void UpdateUp(const std::string& service, Endpoint server);
+  void OnHealth(const std::string& service, Endpoint server, bool up);
+  void BeginShutdown(int signum);
+  void OnTick();
+  static Rates RateOf(const std::deque<Sample>& samples);
+
+  static void OnSignal(struct ev_loop* loop, ev_signal* w, int revents);
+  static void OnTickTimer(struct ev_loop* loop, ev_timer* w, int revents);
+  static void OnDrainTimer(struct ev_loop* loop, ev_timer* w, int revents);
+
+  struct ev_loop* const loop_;
+  Config config_;
+  ProcessCounters counters_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<ServiceState> services_;
+  uint64_t generation_ = 0;
+  std::set<ServerKey> disabled_;     // lbctl disable
+  std::set<ServerKey> health_down_;  // health checks
+  std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<MetricsServer> metrics_;
+  std::unique_ptr<HealthMonitor> health_;
+  uint64_t reloads_ = 0;
+  uint64_t reload_failures_ = 0;
+  // Rate windows: totals and per service name.
+  std::deque<Sample> total_samples_;
+  std::map<std::string, std::deque<Sample>> service_samples_;
+
+  ev_signal sighup_, sigterm_, sigint_;
+  ev_timer tick_;
+  ev_timer drain_timer_;
+  bool shutting_down_ = false;
+  double drain_deadline_ = 0;
+  bool aborted_ = false;
+};
+
+}  // namespace lbd
+
+#endif  // LBD_LB_DAEMON_H_

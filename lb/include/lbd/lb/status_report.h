@@ -1,0 +1,90 @@
+// Internal header of lbd_lb.
+//
+// StatusReport: a point-in-time copy of every service, real server and
+// process counter, taken by the control thread, and its renderings: the
+// ipvsadm -Ln-like table and JSON for `lbctl status`, the stats table and
+// JSON for `lbctl stats`, and the Prometheus text exposition for /metrics.
+//
+// Thread-safety: plain values and pure functions.
+#ifndef LBD_LB_STATUS_REPORT_H_
+#define LBD_LB_STATUS_REPORT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lbd/conf/config.h"
+
+namespace lbd {
+
+inline constexpr const char* kLbdVersion = "lbd-0.1.0";
+
+struct Rates {
+  double connections = 0;  // per second
+  double bytes_in = 0;
+  double bytes_out = 0;
+};
+
+struct ServerReport {
+  Endpoint address;
+  int weight = 0;  // configured weight (0 after drain)
+  int active = 0;
+  int inactive = 0;
+  bool up = true;
+  bool disabled = false;  // lbctl disable
+  uint64_t connections = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+};
+
+struct ServiceReport {
+  std::string name;
+  Endpoint listen;
+  std::string scheduler;
+  Forwarding forwarding = Forwarding::kProxy;
+  int64_t persistence_seconds = 0;
+  uint64_t connections = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  Rates rates;
+  std::vector<ServerReport> servers;
+};
+
+struct ProcessReport {
+  int64_t live_connections = 0;
+  uint64_t accepted = 0;
+  uint64_t accept_errors = 0;
+  uint64_t emfile = 0;
+  uint64_t connect_failures = 0;
+  uint64_t retries = 0;
+  uint64_t no_server = 0;
+  uint64_t sorry = 0;
+  uint64_t resets = 0;
+  uint64_t idle_timeouts = 0;
+  uint64_t reloads = 0;
+  uint64_t reload_failures = 0;
+};
+
+struct StatusReport {
+  std::vector<ServiceReport> services;
+  ProcessReport process;
+  Rates rates;  // all services
+  uint64_t connections = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+};
+
+std::string FormatStatusText(const StatusReport& r);
+std::string FormatStatusJson(const StatusReport& r);
+std::string FormatStatsText(const StatusReport& r);
+std::string FormatStatsJson(const StatusReport& r);
+std::string FormatPrometheus(const StatusReport& r);
+
+// "Masq", "Route", "Tunnel", "Proxy" (ipvsadm's Forward column).
+const char* ForwardName(Forwarding f);
+// A JSON string literal, quotes included.
+std::string JsonString(std::string_view s);
+
+}  // namespace lbd
+
+#endif  // LBD_LB_STATUS_REPORT_H_

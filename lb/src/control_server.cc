@@ -1,0 +1,123 @@
+#include "lbd/lb/control_server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "lbd/lb/log.h"
+#include "lbd/lb/net.h"
+
+namespace lbd {
+
+Result<std::unique_ptr<ControlServer>> ControlServer::Create(struct ev_loop* loop,
+                                                             const std::string& path,
+                                                             Handler handler) {
+  auto fd = OpenUnixListener(path);
+  if (!fd.ok()) return fd.status();
+  return std::unique_ptr<ControlServer>(new ControlServer(loop, path, *fd, std::move(handler)));
+}
+
+ControlServer::ControlServer(struct ev_loop* loop, std::string path, int fd, Handler handler)
+    : loop_(loop), path_(std::move(path)), fd_(fd), handler_(std::move(handler)) {
+  ev_io_init(&accept_io_, OnAccept, fd_, EV_READ);
+  accept_io_.data = this;
+  ev_io_start(loop_, &accept_io_);
+}
+
+ControlServer::~ControlServer() {
+  while (!clients_.empty()) CloseClient(&clients_.front());
+  ev_io_stop(loop_, &accept_io_);
+  close(fd_);
+  unlink(path_.c_str());
+}
+
+void ControlServer::OnAccept(struct ev_loop*, ev_io* w, int) {
+  auto* self = static_cast<ControlServer*>(w->data);
+  for (int i = 0; i < 16; ++i) {
+    int fd = accept4(self->fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    if (self->clients_.size() >= kMaxClients) {
+      LBD_LOG(kWarning, "control socket: too many clients, closing a new one");
+      close(fd);
+      continue;
+    }
+    Client& c = self->clients_.emplace_back();
+    c.server = self;
+    c.fd = fd;
+    ev_io_init(&c.io, OnClient, fd, EV_READ);
+    c.io.data = &c;
+    ev_io_start(self->loop_, &c.io);
+  }
+}
+
+void ControlServer::OnClient(struct ev_loop*, ev_io* w, int revents) {
+  auto* c = static_cast<Client*>(w->data);
+  ControlServer* self = c->server;
+  if (revents & EV_READ) {
+    char buf[4096];
+    ssize_t n = read(c->fd, buf, sizeof(buf));
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      self->CloseClient(c);
+      return;
+    }
+    if (n > 0) {
+      c->in.Append(std::string_view(buf, static_cast<size_t>(n)));
+      self->HandleInput(*c);
+    }
+  }
+  self->Flush(*c);
+}
+
+void ControlServer::HandleInput(Client& c) {
+  std::string line;
+  while (!c.closing) {
+    LineSplitter::Next next = c.in.Pop(&line);
+    if (next == LineSplitter::Next::kNeedMore) break;
+    if (next == LineSplitter::Next::kTooLong) {
+      c.out += EncodeReply(
+          Status::Error("line too long (limit " + std::to_string(kMaxControlLine) + " bytes)"), "");
+      c.closing = true;
+      break;
+    }
+    c.out += handler_(line);
+    if (c.out.size() > (1u << 20)) break;  // let the client read first
+  }
+}
+
+bool ControlServer::Flush(Client& c) {
+  while (!c.out.empty()) {
+    ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      CloseClient(&c);
+      return false;
+    }
+    c.out.erase(0, static_cast<size_t>(n));
+  }
+  if (c.out.empty() && c.closing) {
+    CloseClient(&c);
+    return false;
+  }
+  int events = c.out.empty() ? EV_READ : EV_WRITE;
+  if (c.closing) events = EV_WRITE;
+  if ((c.io.events & (EV_READ | EV_WRITE)) != events) {
+    ev_io_stop(loop_, &c.io);
+    ev_io_set(&c.io, c.fd, events);
+    ev_io_start(loop_, &c.io);
+  }
+  return true;
+}
+
+void ControlServer::CloseClient(Client* c) {
+  ev_io_stop(loop_, &c->io);
+  close(c->fd);
+  for (auto it = clients_.begin(); it != clients_.end(); ++it) {
+    if (&*it == c) {
+      clients_.erase(it);
+      return;
+    }
+  }
+}
+
+}  // namespace lbd

@@ -1,0 +1,545 @@
+#include "lbd/lb/daemon.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "lbd/conf/loader.h"
+#include "lbd/lb/control_protocol.h"
+#include "lbd/lb/log.h"
+
+namespace lbd {
+namespace {
+
+// Samples kept for the rates: one per tick (1 s), so rates cover ~4 s.
+constexpr size_t kRateSamples = 5;
+
+SchedulerOptions SchedulerOptionsOf(const VirtualServiceConfig& vs) {
+  SchedulerOptions o;
+  o.hash_port = vs.hash_port;
+  o.hash_fallback = vs.hash_fallback;
+  return o;
+}
+
+RealServerOptions ServerOptionsOf(const RealServerConfig& rs) {
+  RealServerOptions o;
+  o.weight = rs.weight;
+  o.upper_threshold = rs.max_conns;
+  o.lower_threshold = rs.min_conns;
+  return o;
+}
+
+const RealServerConfig* FindServer(const VirtualServiceConfig& vs, Endpoint e) {
+  for (const auto& rs : vs.real_servers) {
+    if (rs.address == e) return &rs;
+  }
+  return nullptr;
+}
+
+double Seconds(Duration d) { return static_cast<double>(d.count()) / 1000.0; }
+
+}  // namespace
+
+Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config) {
+  // Workers inherit a mask with the control signals blocked; SIGPIPE stays
+  // blocked (and ignored) everywhere: a write to a closed peer is an EPIPE.
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGHUP, SIGTERM, SIGINT, SIGPIPE}) sigaddset(&set, s);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  struct ev_loop* loop = ev_default_loop(EVFLAG_AUTO);
+  if (loop == nullptr) return Status::Error("cannot create the control loop");
+  std::unique_ptr<Daemon> d(new Daemon(loop));
+  if (!config.global.log_level.empty()) SetLogLevel(config.global.log_level);
+
+  int workers = config.global.workers > 0
+                    ? config.global.workers
+                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  for (int i = 0; i < workers; ++i) {
+    WorkerOptions wo;
+    wo.index = i;
+    wo.counters = &d->counters_;
+    auto w = Worker::Create(wo);
+    if (!w.ok()) return w.status();
+    d->workers_.push_back(std::move(w).value());
+  }
+  d->config_.global = config.global;
+  d->config_.file = config.file;
+  if (Status s = d->Apply(config); !s.ok()) return s;
+
+  if (!config.global.control_socket.empty()) {
+    Daemon* self = d.get();
+    auto cs = ControlServer::Create(
+        loop, config.global.control_socket,
+        [self](std::string_view line) { return self->HandleControlLine(line); });
+    if (!cs.ok()) return Status::Error("control socket: " + cs.status().message());
+    d->control_ = std::move(cs).value();
+  }
+  if (config.global.metrics_listen) {
+    Daemon* self = d.get();
+    auto ms = MetricsServer::Create(loop, *config.global.metrics_listen,
+                                    [self] { return FormatPrometheus(self->Report()); });
+    if (!ms.ok()) return Status::Error("metrics: " + ms.status().message());
+    d->metrics_ = std::move(ms).value();
+  }
+  {
+    Daemon* self = d.get();
+    d->health_ = NewHealthMonitor(loop, [self](const std::string& svc, Endpoint rs, bool up) {
+      self->OnHealth(svc, rs, up);
+    });
+    d->health_->Configure(d->config_);
+  }
+  for (auto& w : d->workers_) w->Start();
+
+  ev_signal_init(&d->sighup_, OnSignal, SIGHUP);
+  ev_signal_init(&d->sigterm_, OnSignal, SIGTERM);
+  ev_signal_init(&d->sigint_, OnSignal, SIGINT);
+  for (ev_signal* s : {&d->sighup_, &d->sigterm_, &d->sigint_}) {
+    s->data = d.get();
+    ev_signal_start(loop, s);
+  }
+  sigemptyset(&set);
+  for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, s);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+
+  ev_timer_init(&d->tick_, OnTickTimer, 1.0, 1.0);
+  d->tick_.data = d.get();
+  ev_timer_start(loop, &d->tick_);
+  ev_init(&d->drain_timer_, OnDrainTimer);
+  d->drain_timer_.data = d.get();
+  LBD_LOG(kInfo, "lbd started: %zu workers, %zu services, control socket %s", d->workers_.size(),
+          d->services_.size(), config.global.control_socket.c_str());
+  return d;
+}
+
+Daemon::Daemon(struct ev_loop* loop) : loop_(loop) {}
+
+Daemon::~Daemon() {
+  for (auto& w : workers_) w->Abort();
+  for (auto& w : workers_) w->Join();
+  workers_.clear();
+  health_.reset();
+  metrics_.reset();
+  control_.reset();  // removes the socket file
+  for (ev_signal* s : {&sighup_, &sigterm_, &sigint_}) ev_signal_stop(loop_, s);
+  ev_timer_stop(loop_, &tick_);
+  ev_timer_stop(loop_, &drain_timer_);
+}
+
+int Daemon::Run() {
+  ev_run(loop_, 0);
+  for (auto& w : workers_) w->Join();
+  LBD_LOG(kInfo, "lbd stopped%s", aborted_ ? " (drain timeout: remaining connections reset)" : "");
+  return 0;
+}
+
+Daemon::ServiceState* Daemon::FindService(std::string_view name) {
+  for (auto& s : services_) {
+    if (s.config.name == name) return &s;
+  }
+  return nullptr;
+}
+
+Status Daemon::Apply(const Config& next) {
+  const int nworkers = static_cast<int>(workers_.size());
+  // Phase 1: everything that can fail, without touching the running state.
+  struct Prepared {
+    const VirtualServiceConfig* config;
+    ServiceState* old;
+    std::unique_ptr<Service> service;  // new services only
+    std::shared_ptr<const ListenerSet> listeners;
+  };
+  std::vector<Prepared> prepared;
+  for (const auto& vs : next.virtual_services) {
+    Prepared p{&vs, FindService(vs.name), nullptr, nullptr};
+    if (p.old == nullptr) {
+      auto svc = Service::Create(vs.scheduler, SchedulerOptionsOf(vs));
+      if (!svc.ok()) return Status::Error("service " + vs.name + ": " + svc.status().message());
+      p.service = std::move(svc).value();
+    } else if (p.old->config.scheduler != vs.scheduler || p.old->config.hash_port != vs.hash_port ||
+               p.old->config.hash_fallback != vs.hash_fallback) {
+      auto check = Scheduler::Create(vs.scheduler, SchedulerOptionsOf(vs));
+      if (!check.ok()) return Status::Error("service " + vs.name + ": " + check.status().message());
+    }
+    if (vs.forwarding == Forwarding::kProxy) {
+      if (p.old != nullptr && p.old->listeners && p.old->config.listen == vs.listen) {
+        p.listeners = p.old->listeners;
+      } else {
+        auto ls = ListenerSet::Open(vs.listen, nworkers);
+        if (!ls.ok()) return Status::Error("service " + vs.name + ": " + ls.status().message());
+        p.listeners = std::move(ls).value();
+      }
+    } else {
+      LBD_LOG(kWarning, "service %s: forwarding %s is not handled by the proxy; not listening",
+              vs.name.c_str(), ToString(vs.forwarding));
+    }
+    prepared.push_back(std::move(p));
+  }
+
+  // Phase 2: commit.
+  std::vector<ServiceState> next_services;
+  for (auto& p : prepared) {
+    const VirtualServiceConfig& vs = *p.config;
+    ServiceState st;
+    if (p.old == nullptr) {
+      st.runtime = std::make_shared<ServiceRuntime>(vs.name, std::move(p.service));
+      for (const auto& rs : vs.real_servers) {
+        auto added = st.runtime->service->AddServer(rs.address, ServerOptionsOf(rs));
+        if (!added.ok()) {
+          LBD_LOG(kError, "service %s: %s", vs.name.c_str(), added.status().message().c_str());
+        }
+      }
+      LBD_LOG(kInfo, "service %s: %s %s %s, %zu real servers", vs.name.c_str(),
+              ToString(vs.listen).c_str(), vs.scheduler.c_str(), ToString(vs.forwarding),
+              vs.real_servers.size());
+    } else {
+      const VirtualServiceConfig& old = p.old->config;
+      st.runtime = p.old->runtime;
+      st.server_stats = p.old->server_stats;
+      Service& svc = *st.runtime->service;
+      if (old.scheduler != vs.scheduler || old.hash_port != vs.hash_port ||
+          old.hash_fallback != vs.hash_fallback) {
+        (void)svc.SetScheduler(vs.scheduler, SchedulerOptionsOf(vs));
+        LBD_LOG(kInfo, "service %s: scheduler %s -> %s", vs.name.c_str(), old.scheduler.c_str(),
+                vs.scheduler.c_str());
+      }
+      for (const auto& rs : svc.Servers()) {
+        if (FindServer(vs, rs->endpoint()) == nullptr) {
+          (void)svc.RemoveServer(rs->endpoint());
+          st.server_stats.erase(rs->endpoint());
+          disabled_.erase({vs.name, rs->endpoint()});
+          health_down_.erase({vs.name, rs->endpoint()});
+          LBD_LOG(kInfo, "service %s: real server %s removed (its connections drain)",
+                  vs.name.c_str(), ToString(rs->endpoint()).c_str());
+        }
+      }
+      for (const auto& rs : vs.real_servers) {
+        if (svc.Find(rs.address) == nullptr) {
+          auto added = svc.AddServer(rs.address, ServerOptionsOf(rs));
+          if (!added.ok()) {
+            LBD_LOG(kError, "service %s: %s", vs.name.c_str(), added.status().message().c_str());
+          } else {
+            LBD_LOG(kInfo, "service %s: real server %s added, weight %d", vs.name.c_str(),
+                    ToString(rs.address).c_str(), rs.weight);
+          }
+          continue;
+        }
+        const RealServerConfig* before = FindServer(old, rs.address);
+        if (before == nullptr || before->weight != rs.weight) {
+          (void)svc.SetWeight(rs.address, rs.weight);
+          LBD_LOG(kInfo, "service %s: real server %s weight %d", vs.name.c_str(),
+                  ToString(rs.address).c_str(), rs.weight);
+        }
+        (void)svc.SetThresholds(rs.address, rs.max_conns, rs.min_conns);
+      }
+      if (old.listen != vs.listen) {
+        LBD_LOG(kInfo, "service %s: now listening on %s", vs.name.c_str(),
+                ToString(vs.listen).c_str());
+      }
+    }
+    for (const auto& rs : vs.real_servers) {
+      if (!st.server_stats.count(rs.address)) {
+        st.server_stats.emplace(rs.address, std::make_shared<TrafficStats>());
+      }
+    }
+    st.runtime->persistence.SetTimeout(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(vs.persistence));
+    st.listeners = std::move(p.listeners);
+    st.config = vs;
+    next_services.push_back(std::move(st));
+  }
+  for (const auto& old : services_) {
+    bool kept = std::any_of(next_services.begin(), next_services.end(),
+                            [&](const ServiceState& s) { return s.runtime == old.runtime; });
+    if (!kept) {
+      LBD_LOG(kInfo, "service %s removed (its connections drain)", old.config.name.c_str());
+      std::erase_if(disabled_, [&](const ServerKey& k) { return k.first == old.config.name; });
+      std::erase_if(health_down_, [&](const ServerKey& k) { return k.first == old.config.name; });
+    }
+  }
+  services_ = std::move(next_services);
+  config_.virtual_services = next.virtual_services;
+  config_.vrrp = next.vrrp;
+  Publish();
+  return Status::Ok();
+}
+
+void Daemon::Publish() {
+  auto table = std::make_shared<ServiceTable>();
+  table->generation = ++generation_;
+  for (const auto& s : services_) {
+    ServiceEntry e;
+    e.runtime = s.runtime;
+    e.listeners = shutting_down_ ? nullptr : s.listeners;
+    e.listen = s.config.listen;
+    e.connect_timeout = Seconds(s.config.connect_timeout);
+    e.idle_timeout = Seconds(s.config.idle_timeout);
+    e.sorry_server = s.config.sorry_server;
+    e.server_stats = s.server_stats;
+    table->services.push_back(std::move(e));
+  }
+  std::shared_ptr<const ServiceTable> frozen = std::move(table);
+  for (auto& w : workers_) w->Publish(frozen);
+}
+
+Status Daemon::Reload() {
+  LBD_LOG(kInfo, "reloading %s", config_.file.c_str());
+  LoadResult loaded = LoadConfigFile(config_.file);
+  if (!loaded.config) {
+    ++reload_failures_;
+    std::string message;
+    for (const auto& e : loaded.errors) {
+      LBD_LOG(kError, "%s", e.ToString().c_str());
+      message += e.ToString() + "\n";
+    }
+    LBD_LOG(kError, "reload refused: the running configuration is kept");
+    if (!message.empty()) message.pop_back();
+    return Status::Error(message.empty() ? "reload failed" : message);
+  }
+  const Config& next = *loaded.config;
+  if (next.global.workers != config_.global.workers ||
+      next.global.control_socket != config_.global.control_socket ||
+      next.global.metrics_listen != config_.global.metrics_listen) {
+    LBD_LOG(kWarning,
+            "reload: global.workers/control_socket/metrics_listen change at restart only");
+  }
+  if (Status s = Apply(next); !s.ok()) {
+    ++reload_failures_;
+    LBD_LOG(kError, "reload refused: %s; the running configuration is kept", s.message().c_str());
+    return s;
+  }
+  config_.global.drain_timeout = next.global.drain_timeout;
+  if (next.global.log_level != config_.global.log_level) {
+    SetLogLevel(next.global.log_level);
+    config_.global.log_level = next.global.log_level;
+  }
+  ++reloads_;
+  health_->Configure(config_);
+  LBD_LOG(kInfo, "reload done: %zu services", services_.size());
+  return Status::Ok();
+}
+
+void Daemon::UpdateUp(const std::string& service, Endpoint server) {
+  ServiceState* st = FindService(service);
+  if (st == nullptr) return;
+  ServerKey key{service, server};
+  bool up = !disabled_.count(key) && !health_down_.count(key);
+  (void)st->runtime->service->SetUp(server, up);
+}
+
+void Daemon::OnHealth(const std::string& service, Endpoint server, bool up) {
+  ServerKey key{service, server};
+  if (up) {
+    health_down_.erase(key);
+  } else {
+    health_down_.insert(key);
+  }
+  Log(up ? LogLevel::kInfo : LogLevel::kWarning, "service %s: real server %s is %s",
+      service.c_str(), ToString(server).c_str(), up ? "up" : "down");
+  UpdateUp(service, server);
+}
+
+std::string Daemon::HandleControlLine(std::string_view line) {
+  auto cmd = ParseCommand(line);
+  if (!cmd.ok()) return EncodeReply(cmd.status(), "");
+  const Command& c = *cmd;
+  switch (c.kind) {
+    case Command::Kind::kStatus: {
+      StatusReport r = Report();
+      return EncodeReply(Status::Ok(), c.json ? FormatStatusJson(r) : FormatStatusText(r));
+    }
+    case Command::Kind::kStats: {
+      StatusReport r = Report();
+      return EncodeReply(Status::Ok(), c.json ? FormatStatsJson(r) : FormatStatsText(r));
+    }
+    case Command::Kind::kReload:
+      return EncodeReply(Reload(), "");
+    default:
+      break;
+  }
+  ServiceState* st = FindService(c.service);
+  if (st == nullptr) return EncodeReply(Status::Error("no service '" + c.service + "'"), "");
+  Service& svc = *st->runtime->service;
+  if (svc.Find(c.server) == nullptr) {
+    return EncodeReply(
+        Status::Error("service " + c.service + " has no real server " + ToString(c.server)), "");
+  }
+  ServerKey key{c.service, c.server};
+  Status s;
+  switch (c.kind) {
+    case Command::Kind::kWeight:
+      s = svc.SetWeight(c.server, c.weight);
+      LBD_LOG(kInfo, "lbctl: service %s: real server %s weight %d", c.service.c_str(),
+              ToString(c.server).c_str(), c.weight);
+      break;
+    case Command::Kind::kDrain:
+      s = svc.SetWeight(c.server, 0);
+      LBD_LOG(kInfo, "lbctl: service %s: real server %s drained (weight 0)", c.service.c_str(),
+              ToString(c.server).c_str());
+      break;
+    case Command::Kind::kEnable:
+    case Command::Kind::kDisable: {
+      bool enable = c.kind == Command::Kind::kEnable;
+      if (enable) {
+        disabled_.erase(key);
+      } else {
+        disabled_.insert(key);
+      }
+      UpdateUp(c.service, c.server);
+      LBD_LOG(kInfo, "lbctl: service %s: real server %s %s", c.service.c_str(),
+              ToString(c.server).c_str(), enable ? "enabled" : "disabled");
+      break;
+    }
+    default:
+      break;
+  }
+  return EncodeReply(s, "");
+}
+
+StatusReport Daemon::Report() const {
+  StatusReport r;
+  for (const auto& st : services_) {
+    ServiceReport s;
+    s.name = st.config.name;
+    s.listen = st.config.listen;
+    s.scheduler = st.runtime->service->scheduler_name();
+    s.forwarding = st.config.forwarding;
+    s.persistence_seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(st.config.persistence).count();
+    s.connections = st.runtime->stats.connections.load();
+    s.bytes_in = st.runtime->stats.bytes_in.load();
+    s.bytes_out = st.runtime->stats.bytes_out.load();
+    if (auto it = service_samples_.find(s.name); it != service_samples_.end()) {
+      s.rates = RateOf(it->second);
+    }
+    for (const auto& rs : st.runtime->service->Servers()) {
+      ServerReport sr;
+      sr.address = rs->endpoint();
+      sr.weight = rs->configured_weight();
+      sr.active = rs->active();
+      sr.inactive = rs->inactive();
+      sr.up = rs->up();
+      sr.disabled = disabled_.count({s.name, sr.address}) > 0;
+      if (auto it = st.server_stats.find(sr.address); it != st.server_stats.end()) {
+        sr.connections = it->second->connections.load();
+        sr.bytes_in = it->second->bytes_in.load();
+        sr.bytes_out = it->second->bytes_out.load();
+      }
+      s.servers.push_back(sr);
+    }
+    r.connections += s.connections;
+    r.bytes_in += s.bytes_in;
+    r.bytes_out += s.bytes_out;
+    r.services.push_back(std::move(s));
+  }
+  r.rates = RateOf(total_samples_);
+  ProcessReport& p = r.process;
+  const ProcessCounters& c = counters_;
+  p.live_connections = c.live.load();
+  p.accepted = c.accepted.load();
+  p.accept_errors = c.accept_errors.load();
+  p.emfile = c.emfile.load();
+  p.connect_failures = c.connect_failures.load();
+  p.retries = c.retries.load();
+  p.no_server = c.no_server.load();
+  p.sorry = c.sorry.load();
+  p.resets = c.resets.load();
+  p.idle_timeouts = c.idle_timeouts.load();
+  p.reloads = reloads_;
+  p.reload_failures = reload_failures_;
+  return r;
+}
+
+Rates Daemon::RateOf(const std::deque<Sample>& samples) {
+  Rates r;
+  if (samples.size() < 2) return r;
+  const Sample& a = samples.front();
+  const Sample& b = samples.back();
+  double dt = b.time - a.time;
+  if (dt <= 0) return r;
+  r.connections = static_cast<double>(b.connections - a.connections) / dt;
+  r.bytes_in = static_cast<double>(b.bytes_in - a.bytes_in) / dt;
+  r.bytes_out = static_cast<double>(b.bytes_out - a.bytes_out) / dt;
+  return r;
+}
+
+void Daemon::OnTick() {
+  double now = ev_now(loop_);
+  auto push = [&](std::deque<Sample>& q, const TrafficStats& t) {
+    q.push_back({now, t.connections.load(), t.bytes_in.load(), t.bytes_out.load()});
+    while (q.size() > kRateSamples) q.pop_front();
+  };
+  Sample total{now, 0, 0, 0};
+  std::map<std::string, std::deque<Sample>> next;
+  for (const auto& st : services_) {
+    auto& q = next[st.config.name];
+    if (auto it = service_samples_.find(st.config.name); it != service_samples_.end()) {
+      q = std::move(it->second);
+    }
+    push(q, st.runtime->stats);
+    total.connections += q.back().connections;
+    total.bytes_in += q.back().bytes_in;
+    total.bytes_out += q.back().bytes_out;
+    st.runtime->persistence.Expire(std::chrono::steady_clock::now().time_since_epoch());
+  }
+  service_samples_ = std::move(next);
+  // Totals of removed services vanish; restart the window rather than go negative.
+  if (!total_samples_.empty() && (total.connections < total_samples_.back().connections ||
+                                  total.bytes_in < total_samples_.back().bytes_in ||
+                                  total.bytes_out < total_samples_.back().bytes_out)) {
+    total_samples_.clear();
+  }
+  total_samples_.push_back(total);
+  while (total_samples_.size() > kRateSamples) total_samples_.pop_front();
+}
+
+void Daemon::BeginShutdown(int signum) {
+  if (shutting_down_) {
+    LBD_LOG(kInfo, "signal %d again: still draining", signum);
+    return;
+  }
+  shutting_down_ = true;
+  LBD_LOG(kInfo, "signal %d: stopping; draining %lld connections for up to %.1f s", signum,
+          static_cast<long long>(counters_.live.load()), Seconds(config_.global.drain_timeout));
+  Publish();  // a table without listeners: they close once every worker let go
+  for (auto& w : workers_) w->BeginDrain();
+  drain_deadline_ = ev_now(loop_) + Seconds(config_.global.drain_timeout);
+  ev_timer_set(&drain_timer_, 0.02, 0.02);
+  ev_timer_start(loop_, &drain_timer_);
+}
+
+void Daemon::OnSignal(struct ev_loop*, ev_signal* w, int) {
+  auto* self = static_cast<Daemon*>(w->data);
+  if (w->signum == SIGHUP) {
+    if (!self->shutting_down_) (void)self->Reload();
+    return;
+  }
+  self->BeginShutdown(w->signum);
+}
+
+void Daemon::OnTickTimer(struct ev_loop*, ev_timer* w, int) {
+  static_cast<Daemon*>(w->data)->OnTick();
+}
+
+void Daemon::OnDrainTimer(struct ev_loop* loop, ev_timer* w, int) {
+  auto* self = static_cast<Daemon*>(w->data);
+  bool all_done = std::all_of(self->workers_.begin(), self->workers_.end(),
+                              [](const auto& wk) { return wk->finished(); });
+  if (all_done) {
+    ev_break(loop, EVBREAK_ALL);
+    return;
+  }
+  if (!self->aborted_ && ev_now(loop) >= self->drain_deadline_) {
+    self->aborted_ = true;
+    LBD_LOG(kWarning, "drain timeout: resetting %lld connections",
+            static_cast<long long>(self->counters_.live.load()));
+    for (auto& wk : self->workers_) wk->Abort();
+  }
+}
+
+}  // namespace lbd

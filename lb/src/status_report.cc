@@ -1,0 +1,259 @@
+#include "lbd/lb/status_report.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+
+namespace lbd {
+namespace {
+
+void Appendf(std::string& out, const char* format, ...) __attribute__((format(printf, 2, 3)));
+void Appendf(std::string& out, const char* format, ...) {
+  char buf[512];
+  va_list args;
+  va_start(args, format);
+  int n = vsnprintf(buf, sizeof(buf), format, args);
+  va_end(args);
+  if (n > 0) out.append(buf, std::min(static_cast<size_t>(n), sizeof(buf) - 1));
+}
+
+const char* ForwardingKey(Forwarding f) { return ToString(f); }
+
+std::string ServiceLine(const ServiceReport& s) {
+  std::string line = "TCP  " + ToString(s.listen) + " " + s.scheduler;
+  if (s.persistence_seconds > 0) line += " persistent " + std::to_string(s.persistence_seconds);
+  line += " (" + s.name + ")";
+  return line;
+}
+
+std::string Label(const std::string& service, const ServerReport* server) {
+  std::string l = "service=" + JsonString(service);
+  if (server != nullptr) l += ",server=" + JsonString(ToString(server->address));
+  return l;
+}
+
+}  // namespace
+
+const char* ForwardName(Forwarding f) {
+  switch (f) {
+    case Forwarding::kProxy:
+      return "Proxy";
+    case Forwarding::kNat:
+      return "Masq";
+    case Forwarding::kDr:
+      return "Route";
+    case Forwarding::kTun:
+      return "Tunnel";
+  }
+  return "?";
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string FormatStatusText(const StatusReport& r) {
+  std::string out;
+  Appendf(out, "IP Virtual Server version %s (size=%" PRId64 ")\n", kLbdVersion,
+          r.process.live_connections);
+  out += "Prot LocalAddress:Port Scheduler Flags\n";
+  out += "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
+  for (const auto& s : r.services) {
+    out += ServiceLine(s) + "\n";
+    for (const auto& rs : s.servers) {
+      Appendf(out, "  -> %-28s %-7s %-6d %-10d %-10d %s\n", ToString(rs.address).c_str(),
+              ForwardName(s.forwarding), rs.weight, rs.active, rs.inactive, rs.up ? "up" : "down");
+    }
+  }
+  return out;
+}
+
+std::string FormatStatusJson(const StatusReport& r) {
+  std::string out = "{\"version\":" + JsonString(kLbdVersion) + ",\"services\":[";
+  for (size_t i = 0; i < r.services.size(); ++i) {
+    const auto& s = r.services[i];
+    if (i > 0) out += ',';
+    Appendf(out,
+            "{\"name\":%s,\"protocol\":\"TCP\",\"listen\":%s,\"scheduler\":%s,"
+            "\"forwarding\":\"%s\",\"persistence\":%" PRId64 ",\"connections\":%" PRIu64
+            ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"servers\":[",
+            JsonString(s.name).c_str(), JsonString(ToString(s.listen)).c_str(),
+            JsonString(s.scheduler).c_str(), ForwardingKey(s.forwarding), s.persistence_seconds,
+            s.connections, s.bytes_in, s.bytes_out);
+    for (size_t j = 0; j < s.servers.size(); ++j) {
+      const auto& rs = s.servers[j];
+      if (j > 0) out += ',';
+      Appendf(out,
+              "{\"address\":%s,\"weight\":%d,\"active\":%d,\"inactive\":%d,\"up\":%s,"
+              "\"disabled\":%s,\"connections\":%" PRIu64 ",\"bytes_in\":%" PRIu64
+              ",\"bytes_out\":%" PRIu64 "}",
+              JsonString(ToString(rs.address)).c_str(), rs.weight, rs.active, rs.inactive,
+              rs.up ? "true" : "false", rs.disabled ? "true" : "false", rs.connections, rs.bytes_in,
+              rs.bytes_out);
+    }
+    out += "]}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+std::string FormatStatsText(const StatusReport& r) {
+  std::string out;
+  Appendf(out, "IP Virtual Server version %s (size=%" PRId64 ")\n", kLbdVersion,
+          r.process.live_connections);
+  out +=
+      "Prot LocalAddress:Port               Conns   InBytes  OutBytes   Conns/s  InBytes/s "
+      "OutBytes/s\n";
+  out += "  -> RemoteAddress:Port\n";
+  for (const auto& s : r.services) {
+    Appendf(out, "TCP  %-28s %8" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9.1f %10.1f %10.1f\n",
+            ToString(s.listen).c_str(), s.connections, s.bytes_in, s.bytes_out, s.rates.connections,
+            s.rates.bytes_in, s.rates.bytes_out);
+    for (const auto& rs : s.servers) {
+      Appendf(out, "  -> %-28s %8" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n",
+              ToString(rs.address).c_str(), rs.connections, rs.bytes_in, rs.bytes_out);
+    }
+  }
+  Appendf(out, "Total %-27s %8" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9.1f %10.1f %10.1f\n", "",
+          r.connections, r.bytes_in, r.bytes_out, r.rates.connections, r.rates.bytes_in,
+          r.rates.bytes_out);
+  const ProcessReport& p = r.process;
+  Appendf(out,
+          "Live %" PRId64 "  Accepted %" PRIu64 "  AcceptErrors %" PRIu64 " (EMFILE %" PRIu64
+          ")  ConnectFailures %" PRIu64 "  Retries %" PRIu64 "  NoServer %" PRIu64
+          "  Sorry %" PRIu64 "  Resets %" PRIu64 "  IdleTimeouts %" PRIu64 "\n",
+          p.live_connections, p.accepted, p.accept_errors, p.emfile, p.connect_failures, p.retries,
+          p.no_server, p.sorry, p.resets, p.idle_timeouts);
+  return out;
+}
+
+std::string FormatStatsJson(const StatusReport& r) {
+  std::string status = FormatStatusJson(r);
+  // Reuse the status document and add the totals, rates and counters.
+  status.pop_back();  // '\n'
+  status.pop_back();  // '}'
+  const ProcessReport& p = r.process;
+  Appendf(status,
+          ",\"totals\":{\"connections\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+          "},\"rates\":{\"connections\":%.3f,\"bytes_in\":%.3f,"
+          "\"bytes_out\":%.3f},\"service_rates\":{",
+          r.connections, r.bytes_in, r.bytes_out, r.rates.connections, r.rates.bytes_in,
+          r.rates.bytes_out);
+  for (size_t i = 0; i < r.services.size(); ++i) {
+    const auto& s = r.services[i];
+    Appendf(status, "%s%s:{\"connections\":%.3f,\"bytes_in\":%.3f,\"bytes_out\":%.3f}",
+            i > 0 ? "," : "", JsonString(s.name).c_str(), s.rates.connections, s.rates.bytes_in,
+            s.rates.bytes_out);
+  }
+  Appendf(status,
+          "},\"counters\":{\"live\":%" PRId64 ",\"accepted\":%" PRIu64 ",\"accept_errors\":%" PRIu64
+          ",\"emfile\":%" PRIu64 ",\"connect_failures\":%" PRIu64 ",\"retries\":%" PRIu64
+          ",\"no_server\":%" PRIu64 ",\"sorry\":%" PRIu64 ",\"resets\":%" PRIu64
+          ",\"idle_timeouts\":%" PRIu64 ",\"reloads\":%" PRIu64 ",\"reload_failures\":%" PRIu64
+          "}}\n",
+          p.live_connections, p.accepted, p.accept_errors, p.emfile, p.connect_failures, p.retries,
+          p.no_server, p.sorry, p.resets, p.idle_timeouts, p.reloads, p.reload_failures);
+  return status;
+}
+
+std::string FormatPrometheus(const StatusReport& r) {
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help) {
+    Appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+  };
+  family("lbd_service_connections_total", "counter", "Connections established, per service.");
+  for (const auto& s : r.services) {
+    Appendf(out, "lbd_service_connections_total{%s} %" PRIu64 "\n", Label(s.name, nullptr).c_str(),
+            s.connections);
+  }
+  family("lbd_service_bytes_in_total", "counter", "Bytes client -> real server, per service.");
+  for (const auto& s : r.services) {
+    Appendf(out, "lbd_service_bytes_in_total{%s} %" PRIu64 "\n", Label(s.name, nullptr).c_str(),
+            s.bytes_in);
+  }
+  family("lbd_service_bytes_out_total", "counter", "Bytes real server -> client, per service.");
+  for (const auto& s : r.services) {
+    Appendf(out, "lbd_service_bytes_out_total{%s} %" PRIu64 "\n", Label(s.name, nullptr).c_str(),
+            s.bytes_out);
+  }
+  struct Gauge {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const ServerReport&);
+  };
+  static const Gauge kServerFamilies[] = {
+      {"lbd_real_server_active_connections", "gauge", "Active (established) connections.",
+       [](const ServerReport& s) { return double(s.active); }},
+      {"lbd_real_server_inactive_connections", "gauge", "Inactive (connecting, closing).",
+       [](const ServerReport& s) { return double(s.inactive); }},
+      {"lbd_real_server_connections_total", "counter", "Connections established.",
+       [](const ServerReport& s) { return double(s.connections); }},
+      {"lbd_real_server_bytes_in_total", "counter", "Bytes client -> real server.",
+       [](const ServerReport& s) { return double(s.bytes_in); }},
+      {"lbd_real_server_bytes_out_total", "counter", "Bytes real server -> client.",
+       [](const ServerReport& s) { return double(s.bytes_out); }},
+      {"lbd_real_server_up", "gauge", "Health state (1 up, 0 down).",
+       [](const ServerReport& s) { return s.up ? 1.0 : 0.0; }},
+      {"lbd_real_server_weight", "gauge", "Configured weight.",
+       [](const ServerReport& s) { return double(s.weight); }},
+  };
+  for (const Gauge& g : kServerFamilies) {
+    family(g.name, g.type, g.help);
+    for (const auto& s : r.services) {
+      for (const auto& rs : s.servers) {
+        Appendf(out, "%s{%s} %.17g\n", g.name, Label(s.name, &rs).c_str(), g.value(rs));
+      }
+    }
+  }
+  const ProcessReport& p = r.process;
+  struct Counter {
+    const char* name;
+    const char* type;
+    const char* help;
+    double value;
+  };
+  const Counter process[] = {
+      {"lbd_connections_live", "gauge", "Client connections held by the workers.",
+       double(p.live_connections)},
+      {"lbd_accepted_total", "counter", "Client connections accepted.", double(p.accepted)},
+      {"lbd_accept_errors_total", "counter", "accept() failures.", double(p.accept_errors)},
+      {"lbd_accept_emfile_total", "counter", "accept() failures for lack of descriptors.",
+       double(p.emfile)},
+      {"lbd_connect_failures_total", "counter", "Connects to real servers that failed.",
+       double(p.connect_failures)},
+      {"lbd_connect_retries_total", "counter", "Second attempts on another real server.",
+       double(p.retries)},
+      {"lbd_no_server_total", "counter", "Clients closed because no server was available.",
+       double(p.no_server)},
+      {"lbd_sorry_total", "counter", "Clients sent to the sorry server.", double(p.sorry)},
+      {"lbd_resets_total", "counter", "Connections ended by a reset.", double(p.resets)},
+      {"lbd_idle_timeouts_total", "counter", "Connections closed by timeouts.idle.",
+       double(p.idle_timeouts)},
+      {"lbd_reloads_total", "counter", "Configuration reloads applied.", double(p.reloads)},
+      {"lbd_reload_failures_total", "counter", "Configuration reloads refused.",
+       double(p.reload_failures)},
+  };
+  for (const Counter& c : process) {
+    family(c.name, c.type, c.help);
+    Appendf(out, "%s %.17g\n", c.name, c.value);
+  }
+  return out;
+}
+
+}  // namespace lbd
