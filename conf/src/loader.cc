@@ -1,5 +1,5 @@
-// LoadConfigFile / LoadConfigString. Minimal first version: reads the file and
-// reports YAML syntax errors; the schema walk follows.
+// LoadConfigFile / LoadConfigString: the boundary where YAML text becomes a
+// Config or a list of errors, and where yaml-cpp's exceptions stop.
 #include "lbd/conf/loader.h"
 
 #include <fcntl.h>
@@ -7,26 +7,54 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
-#include <cstring>
 #include <exception>
+#include <system_error>
+
+#include "sections.h"
+#include "yaml_reader.h"
 
 namespace lbd {
+namespace conf_internal {
+
+Config ReadConfig(const Value& root) {
+  Config config;
+  MapReader map(root, {"global", "virtual_services", "vrrp"});
+  UniqueSet addresses;
+  if (auto global = map.Get("global")) ReadGlobal(*global, &addresses, &config.global);
+  if (auto services = map.Get("virtual_services")) {
+    ReadServices(*services, &addresses, &config.virtual_services);
+  }
+  if (auto vrrp = map.Get("vrrp")) ReadVrrp(*vrrp, config.virtual_services, &config.vrrp);
+  return config;
+}
+
+}  // namespace conf_internal
 
 LoadResult LoadConfigString(std::string_view yaml, const std::string& file_name) {
+  using conf_internal::Diagnostics;
+  using conf_internal::ToSourceMark;
   LoadResult result;
+  Diagnostics diagnostics(file_name);
   try {
-    YAML::Node root = YAML::Load(std::string(yaml));
-    (void)root;
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+    if (documents.size() > 1) {
+      diagnostics.Error(ToSourceMark(documents[1].Mark()),
+                        "the file holds more than one YAML document; lbd reads one");
+    }
+    YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
+    Config config = conf_internal::ReadConfig(conf_internal::Value(root, "", &diagnostics));
+    if (diagnostics.empty()) {
+      config.file = file_name;
+      result.config = std::move(config);
+    }
   } catch (const YAML::Exception& e) {
-    result.errors.push_back({file_name, e.mark.line + 1, e.mark.column + 1, e.msg});
-    return result;
+    // Syntax errors; the walk itself uses only non-throwing calls.
+    diagnostics.Error(ToSourceMark(e.mark), e.msg);
   } catch (const std::exception& e) {
-    result.errors.push_back({file_name, 0, 0, std::string("internal error: ") + e.what()});
-    return result;
+    diagnostics.Error(SourceMark{}, std::string("internal error: ") + e.what());
   }
-  Config config;
-  config.file = file_name;
-  result.config = std::move(config);
+  result.errors = diagnostics.Take();
+  if (!result.errors.empty()) result.config.reset();
   return result;
 }
 
@@ -53,7 +81,7 @@ LoadResult LoadConfigFile(const std::string& path) {
   }
   if (error != 0) {
     LoadResult result;
-    result.errors.push_back({path, 0, 0, std::string("cannot read: ") + std::strerror(error)});
+    result.errors.push_back({path, 0, 0, "cannot read: " + std::generic_category().message(error)});
     return result;
   }
   return LoadConfigString(text, path);

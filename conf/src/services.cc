@@ -1,0 +1,178 @@
+// `global:` and `virtual_services:` with their real servers.
+#include <array>
+#include <limits>
+
+#include "lbsched/scheduler.h"
+#include "sections.h"
+
+namespace lbd::conf_internal {
+namespace {
+
+constexpr std::array<std::string_view, 4> kForwardingNames = {"proxy", "nat", "dr", "tun"};
+constexpr std::array<std::string_view, 2> kSchedulerFlags = {"port", "fallback"};
+constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warning", "error"};
+constexpr int kMaxWorkers = 1024;
+constexpr int kMaxWeight = 65535;  // ipvsadm's limit
+constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+constexpr int64_t kMaxUint32 = std::numeric_limits<uint32_t>::max();
+// sizeof(sockaddr_un::sun_path) minus the terminating NUL.
+constexpr size_t kMaxSocketPath = 107;
+
+Forwarding ForwardingFromName(std::string_view name) {
+  if (name == "nat") return Forwarding::kNat;
+  if (name == "dr") return Forwarding::kDr;
+  if (name == "tun") return Forwarding::kTun;
+  return Forwarding::kProxy;
+}
+
+// What a real server's reading needs to know of its service.
+struct ServiceView {
+  const VirtualServiceConfig& service;
+  bool listen_known;
+  bool forwarding_known;
+};
+
+void ReadRealServer(const Value& value, const ServiceView& view, UniqueSet* servers,
+                    RealServerConfig* out) {
+  MapReader map(value, {"address", "weight", "max_conns", "min_conns", "healthcheck"});
+  out->mark = value.mark();
+  if (!map.is_map()) return;
+  const VirtualServiceConfig& service = view.service;
+  if (auto address = map.Require("address")) {
+    if (auto endpoint = address->AsEndpoint()) {
+      out->address = *endpoint;
+      servers->Insert(ToString(*endpoint), *address, "real server");
+      bool moves_port =
+          service.forwarding == Forwarding::kDr || service.forwarding == Forwarding::kTun;
+      if (view.listen_known && *endpoint == service.listen) {
+        address->Error("real server " + ToString(*endpoint) +
+                       " is the service's own listen address");
+      } else if (view.listen_known && view.forwarding_known && moves_port &&
+                 endpoint->port != service.listen.port) {
+        // dr and tun deliver the client's packet unchanged: the real server
+        // sees the VIP's port, so a different one cannot be honoured.
+        address->Error(std::string("forwarding ") + ToString(service.forwarding) +
+                       " cannot change the port: real server port " +
+                       std::to_string(endpoint->port) + " differs from the listen port " +
+                       std::to_string(service.listen.port));
+      }
+    }
+  }
+  map.Read("weight", &out->weight, 0, kMaxWeight);
+  map.Read("max_conns", &out->max_conns, 0, kMaxUint32);
+  if (map.Read("min_conns", &out->min_conns, 0, kMaxUint32) && out->max_conns > 0 &&
+      out->min_conns > out->max_conns) {
+    map.Get("min_conns")
+        ->Error("min_conns " + std::to_string(out->min_conns) + " is above max_conns " +
+                std::to_string(out->max_conns));
+  }
+  if (auto check = map.Get("healthcheck")) {
+    out->healthcheck.emplace();
+    ReadHealthCheck(*check, &service.healthcheck, &*out->healthcheck);
+  }
+}
+
+void ReadService(const Value& value, UniqueSet* names, UniqueSet* addresses,
+                 VirtualServiceConfig* out) {
+  MapReader map(value, {"name", "listen", "scheduler", "scheduler_flags", "forwarding",
+                        "persistence", "timeouts", "sorry_server", "healthcheck", "quorum",
+                        "hysteresis", "on_quorum_up", "on_quorum_down", "real_servers"});
+  out->mark = value.mark();
+  if (!map.is_map()) return;
+  if (auto name = map.Require("name")) {
+    if (auto text = name->AsString()) {
+      out->name = *text;
+      names->Insert(*text, *name, "service name");
+    }
+  }
+  bool listen_known = false;
+  if (auto listen = map.Require("listen")) {
+    if (auto endpoint = listen->AsEndpoint()) {
+      out->listen = *endpoint;
+      listen_known = true;
+      addresses->Insert(ToString(*endpoint), *listen, "listen address");
+    }
+  }
+  bool scheduler_known = true;
+  if (auto scheduler = map.Get("scheduler")) {
+    auto name = scheduler->AsEnum(Scheduler::Names());
+    if (name) out->scheduler = *name;
+    scheduler_known = name.has_value();
+  }
+  if (auto flags = map.Get("scheduler_flags")) {
+    for (const Value& flag : flags->Items()) {
+      auto name = flag.AsEnum(kSchedulerFlags);
+      if (name && *name == "port") out->hash_port = true;
+      if (name && *name == "fallback") out->hash_fallback = true;
+    }
+    if (scheduler_known && out->scheduler != "sh" && out->scheduler != "mh") {
+      map.Reject("scheduler_flags",
+                 "apply only to the sh and mh schedulers, not '" + out->scheduler + "'");
+    }
+  }
+  bool forwarding_known = true;
+  if (auto forwarding = map.Get("forwarding")) {
+    auto name = forwarding->AsEnum(kForwardingNames);
+    if (name) out->forwarding = ForwardingFromName(*name);
+    forwarding_known = name.has_value();
+  }
+  map.ReadDuration("persistence", &out->persistence, Duration(0));
+  if (auto timeouts = map.Get("timeouts")) {
+    MapReader t(*timeouts, {"connect", "idle"});
+    t.ReadDuration("connect", &out->connect_timeout, Duration(1));
+    t.ReadDuration("idle", &out->idle_timeout, Duration(1));
+  }
+  if (map.Read("sorry_server", &out->sorry_server) && listen_known &&
+      *out->sorry_server == out->listen) {
+    map.Get("sorry_server")
+        ->Error("sorry_server " + ToString(out->listen) + " is the service's own listen address");
+  }
+  // Before the real servers, whose overrides start from it.
+  if (auto check = map.Get("healthcheck")) ReadHealthCheck(*check, nullptr, &out->healthcheck);
+  map.Read("quorum", &out->quorum, 0, kMaxInt);
+  map.Read("hysteresis", &out->hysteresis, 0, kMaxInt);
+  map.Read("on_quorum_up", &out->on_quorum_up);
+  map.Read("on_quorum_down", &out->on_quorum_down);
+  if (auto servers = map.Get("real_servers")) {
+    UniqueSet seen;
+    ServiceView view{*out, listen_known, forwarding_known};
+    for (const Value& item : servers->Items()) {
+      RealServerConfig server;
+      ReadRealServer(item, view, &seen, &server);
+      out->real_servers.push_back(std::move(server));
+    }
+  }
+}
+
+}  // namespace
+
+void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
+  MapReader map(value,
+                {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level"});
+  map.Read("workers", &out->workers, 0, kMaxWorkers);
+  if (map.Read("control_socket", &out->control_socket) &&
+      out->control_socket.size() > kMaxSocketPath) {
+    map.Get("control_socket")
+        ->Error("is " + std::to_string(out->control_socket.size()) +
+                " bytes long; a Unix socket path has at most " + std::to_string(kMaxSocketPath));
+  }
+  if (map.Read("metrics_listen", &out->metrics_listen)) {
+    addresses->Insert(ToString(*out->metrics_listen), *map.Get("metrics_listen"), "listen address");
+  }
+  map.ReadDuration("drain_timeout", &out->drain_timeout, Duration(0));
+  if (auto level = map.Get("log_level")) {
+    if (auto name = level->AsEnum(kLogLevels)) out->log_level = *name;
+  }
+}
+
+void ReadServices(const Value& value, UniqueSet* addresses,
+                  std::vector<VirtualServiceConfig>* out) {
+  UniqueSet names;
+  for (const Value& item : value.Items()) {
+    VirtualServiceConfig service;
+    ReadService(item, &names, addresses, &service);
+    out->push_back(std::move(service));
+  }
+}
+
+}  // namespace lbd::conf_internal
