@@ -291,7 +291,14 @@ void Server::Accept() {
 
 void Server::OnSignal(beast::error_code ec, int signal) {
   if (ec) return;
+  if (shop_.draining()) {
+    // A second signal: the operator does not want to wait for the drain.
+    std::fprintf(stderr, "shopd %s: signal %d again, exiting now\n", options_.name.c_str(), signal);
+    io_.stop();
+    return;
+  }
   std::fprintf(stderr, "shopd %s: signal %d, draining\n", options_.name.c_str(), signal);
+  signals_.async_wait(beast::bind_front_handler(&Server::OnSignal, this));
   shop_.StartDraining();
   beast::error_code ignored;
   acceptor_.close(ignored);

@@ -29,7 +29,8 @@ struct ServerOptions {
 // Binds, prints "listening on ADDR:PORT" as the first line of stdout (flushed), serves until
 // SIGTERM or SIGINT, then drains: stops accepting, makes /health answer 503, closes idle
 // connections, lets in-flight requests finish (answered with Connection: close) for at most
-// drain_timeout. Returns the process exit code: 0 after a drain, 1 when it cannot listen.
+// drain_timeout; a second signal ends the drain at once. Returns the process exit code: 0 after
+// a drain, 1 when it cannot listen.
 int RunServer(const ServerOptions& options, Shop& shop);
 
 }  // namespace lbd::shop

@@ -441,7 +441,8 @@ TEST_F(ShopdTest, ProductById) {
   EXPECT_EQ(v.Find("title")->AsString(), "Deluxe Oak Chair");
   EXPECT_TRUE(v.Find("price_cents")->IsInteger());
   // The same product as in the listing.
-  const JsonValue* listed = c.Get("/products?page=1").Json().Find("products")->At(6);
+  JsonValue page = c.Get("/products?page=1").Json();
+  const JsonValue* listed = page.Find("products")->At(6);
   EXPECT_EQ(listed->Find("price_cents")->AsInt(), v.Find("price_cents")->AsInt());
   ExpectJsonError(c.Get("/products/301"), 404, "unknown id");
   ExpectJsonError(c.Get("/products/abc"), 400, "non-numeric id");
@@ -788,6 +789,42 @@ TEST_F(ShopdTest, SigtermDrainsAndExitsZero) {
   EXPECT_EQ(WEXITSTATUS(*status), 0);
   // No longer accepting.
   EXPECT_EQ(HttpClient(a.port()).Get("/health").status, 0);
+}
+
+// A request that outlives --drain-timeout does not hold the process: it exits 0 anyway.
+TEST_F(ShopdTest, DrainTimeoutBoundsExit) {
+  Shopd& a = Launch("alpha", {"--slow", "30000", "--drain-timeout", "300"});
+  if (HasFatalFailure()) return;
+  HttpResponse stuck;
+  std::thread client([&] { stuck = HttpClient(a.port()).Get("/products/1"); });
+  std::this_thread::sleep_for(milliseconds(150));  // as above: let the request arrive
+  auto start = Clock::now();
+  a.Signal(SIGTERM);
+  std::optional<int> status = a.WaitExit(kExitTimeout);
+  client.join();
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+  EXPECT_LT(Clock::now() - start, milliseconds(5000));
+  EXPECT_EQ(stuck.status, 0);  // dropped, never answered
+}
+
+TEST_F(ShopdTest, SecondSignalEndsDrainAtOnce) {
+  Shopd& a = Launch("alpha", {"--slow", "30000", "--drain-timeout", "60000"});
+  if (HasFatalFailure()) return;
+  std::thread client([&] { HttpClient(a.port()).Get("/products/1"); });
+  std::this_thread::sleep_for(milliseconds(150));
+  a.Signal(SIGTERM);
+  // Wait until the first signal has been handled (it says so on stderr), then send another.
+  auto deadline = Clock::now() + kExitTimeout;
+  while (a.Stderr().find("draining") == std::string::npos && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_NE(a.Stderr().find("draining"), std::string::npos);
+  a.Signal(SIGINT);
+  std::optional<int> status = a.WaitExit(kExitTimeout);
+  client.join();
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
 }
 
 TEST_F(ShopdTest, SigintExitsZero) {
