@@ -73,6 +73,14 @@ void ReadExpectStatus(const Value& value, std::vector<StatusRange>* out) {
   if (ok) *out = std::move(ranges);
 }
 
+// What goes verbatim into the request line and the Host header.
+bool IsHttpToken(std::string_view text) {
+  for (unsigned char c : text) {
+    if (c <= ' ' || c == 0x7f) return false;
+  }
+  return true;
+}
+
 bool IsMd5Hex(std::string_view text) {
   if (text.size() != 32) return false;
   for (char c : text) {
@@ -152,14 +160,24 @@ void ReadHealthCheck(const Value& value, const HealthCheckConfig* base, HealthCh
 
   if (auto path = map.Get("path")) {
     if (auto text = path->AsString()) {
-      if ((*text)[0] == '/') {
-        out->path = *text;
-      } else {
+      if ((*text)[0] != '/') {
         path->Error("must start with '/', got '" + *text + "'");
+      } else if (!IsHttpToken(*text)) {
+        path->Error("must not contain spaces or control characters");
+      } else {
+        out->path = *text;
       }
     }
   }
-  map.Read("host", &out->host);
+  if (auto host = map.Get("host")) {
+    if (auto text = host->AsString()) {
+      if (IsHttpToken(*text)) {
+        out->host = *text;
+      } else {
+        host->Error("must not contain spaces or control characters");
+      }
+    }
+  }
   if (auto status = map.Get("expect_status")) ReadExpectStatus(*status, &out->expect_status);
   if (auto md5 = map.Get("expect_md5")) {
     if (auto text = md5->AsString()) {

@@ -80,7 +80,7 @@ void ReadService(const Value& value, UniqueSet* names, UniqueSet* addresses,
   out->mark = value.mark();
   if (!map.is_map()) return;
   if (auto name = map.Require("name")) {
-    if (auto text = name->AsString()) {
+    if (auto text = name->AsName()) {
       out->name = *text;
       names->Insert(*text, *name, "service name");
     }

@@ -74,7 +74,8 @@ void ReadTrack(const Value& value, const std::set<std::string, std::less<>>& ser
 }
 
 void ReadInstance(const Value& value, const std::set<std::string, std::less<>>& services,
-                  UniqueSet* names, UniqueSet* routers, VrrpInstanceConfig* out) {
+                  UniqueSet* names, UniqueSet* routers, UniqueSet* virtual_ips,
+                  VrrpInstanceConfig* out) {
   MapReader map(value,
                 {"name", "interface", "virtual_router_id", "priority", "version", "advert_interval",
                  "preempt", "preempt_delay", "auth_pass", "virtual_ips", "unicast_peers", "notify",
@@ -82,7 +83,7 @@ void ReadInstance(const Value& value, const std::set<std::string, std::less<>>& 
   out->mark = value.mark();
   if (!map.is_map()) return;
   if (auto name = map.Require("name")) {
-    if (auto text = name->AsString()) {
+    if (auto text = name->AsName()) {
       out->name = *text;
       names->Insert(*text, *name, "VRRP instance name");
     }
@@ -125,10 +126,10 @@ void ReadInstance(const Value& value, const std::set<std::string, std::less<>>& 
     }
   }
   if (auto ips = map.Get("virtual_ips")) {
-    UniqueSet seen;
+    // Across instances too: two routers must not both own an address.
     for (const Value& item : ips->Items()) {
       if (auto prefix = ReadPrefix(item)) {
-        if (seen.Insert(prefix->substr(0, prefix->find('/')), item, "virtual IP")) {
+        if (virtual_ips->Insert(prefix->substr(0, prefix->find('/')), item, "virtual IP")) {
           out->virtual_ips.push_back(*prefix);
         }
       }
@@ -170,9 +171,10 @@ void ReadVrrp(const Value& value, const std::vector<VirtualServiceConfig>& servi
   }
   UniqueSet names;
   UniqueSet routers;
+  UniqueSet virtual_ips;
   for (const Value& item : value.Items()) {
     VrrpInstanceConfig instance;
-    ReadInstance(item, service_names, &names, &routers, &instance);
+    ReadInstance(item, service_names, &names, &routers, &virtual_ips, &instance);
     out->push_back(std::move(instance));
   }
 }

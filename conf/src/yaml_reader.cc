@@ -112,6 +112,21 @@ std::optional<std::string> Value::AsString() const {
   return node_.Scalar();
 }
 
+std::optional<std::string> Value::AsName() const {
+  constexpr size_t kMaxName = 64;
+  auto text = AsString();
+  if (!text) return std::nullopt;
+  bool ok = text->size() <= kMaxName;
+  for (char c : *text) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
+  }
+  if (!ok) {
+    Error("bad name " + Quote(*text) + " (expected 1..64 letters, digits, '_', '-' or '.')");
+    return std::nullopt;
+  }
+  return text;
+}
+
 std::optional<int64_t> Value::AsInt(int64_t min, int64_t max) const {
   if (!IsPlainScalar(node_, "tag:yaml.org,2002:int")) {
     Error("expected an integer, got " + Describe());

@@ -69,6 +69,9 @@ class Value {
 
   // Each reports what was expected and what was found, and returns nullopt.
   std::optional<std::string> AsString() const;  // a non-empty scalar
+  // A name that lbctl arguments and metric labels carry unquoted: 1..64 of
+  // letters, digits, '_', '-', '.'.
+  std::optional<std::string> AsName() const;
   std::optional<int64_t> AsInt(int64_t min, int64_t max) const;
   std::optional<bool> AsBool() const;
   std::optional<Duration> AsDuration(Duration min) const;
