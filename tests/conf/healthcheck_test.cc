@@ -83,6 +83,14 @@ TEST(HealthCheckTest, HttpPathStatusAndMd5) {
                           "hexadecimal digits (an MD5 digest), got 'abc'"));
 }
 
+TEST(HealthCheckTest, PathAndHostGoVerbatimIntoTheRequest) {
+  EXPECT_THAT(Errors(WithCheck("      type: http\n      path: \"/a b\"\n      host: \"x\\ty\"\n")),
+              ElementsAre("t.yaml:6:13: virtual_services[0].healthcheck.path: must not contain "
+                          "spaces or control characters",
+                          "t.yaml:7:13: virtual_services[0].healthcheck.host: must not contain "
+                          "spaces or control characters"));
+}
+
 TEST(HealthCheckTest, ExpectStatusForms) {
   auto statuses = [](std::string_view value) {
     LoadResult r =

@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
+#include <filesystem>
 
 #include "conf_test_util.h"
 #include "lbsched/endpoint.h"
@@ -559,6 +559,29 @@ TEST(LoaderTest, EveryErrorOfAFileIsReportedInFileOrder) {
           StartsWith("many_errors.yaml:14:5: virtual_services[1]: unknown key 'colour'"),
           "many_errors.yaml:18:24: vrrp[0].virtual_router_id: 0 is out of range (expected "
           "1..255)"));
+}
+
+TEST(LoaderTest, ShippedExampleConfigsLoad) {
+  // examples/*.yaml are lbd configs users copy: they must stay valid.
+  int checked = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(LBD_EXAMPLES_DIR, ec)) {
+    if (entry.path().extension() != ".yaml") continue;
+    LoadResult r = LoadConfigFile(entry.path().string());
+    EXPECT_THAT(r.errors, IsEmpty()) << r.errors[0].ToString();
+    ++checked;
+  }
+  RecordProperty("example_configs", checked);
+}
+
+TEST(LoaderTest, NamesAreSafeForCommandLinesAndMetrics) {
+  EXPECT_THAT(Errors(R"(
+virtual_services:
+  - {name: "my shop", listen: 127.0.0.1:80}
+  - {name: shop-1.eu_west, listen: 127.0.0.1:81}
+)"),
+              ElementsAre("t.yaml:2:12: virtual_services[0].name: bad name 'my shop' (expected "
+                          "1..64 letters, digits, '_', '-' or '.')"));
 }
 
 TEST(LoaderTest, ToStrings) {

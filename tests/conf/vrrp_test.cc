@@ -99,6 +99,15 @@ TEST(VrrpTest, AddressesAreValidatedAndNormalized) {
                   "(first at vrrp[0].unicast_peers[1], line 8:34)"));
 }
 
+TEST(VrrpTest, TwoInstancesCannotOwnOneAddress) {
+  EXPECT_THAT(
+      Errors(WithVrrp("  - {name: V, interface: eth0, virtual_router_id: 1, virtual_ips: "
+                      "[10.0.0.1/24]}\n  - {name: W, interface: eth1, virtual_router_id: 2, "
+                      "virtual_ips: [10.0.0.1/32]}\n")),
+      ElementsAre("t.yaml:5:68: vrrp[1].virtual_ips[0]: duplicate virtual IP '10.0.0.1' (first "
+                  "at vrrp[0].virtual_ips[0], line 4:68)"));
+}
+
 TEST(VrrpTest, TrackServicesMustExist) {
   EXPECT_THAT(Errors(WithVrrp("  - name: V\n    interface: eth0\n    virtual_router_id: 1\n"
                               "    track_services:\n      - {service: web, weight: -300}\n"
