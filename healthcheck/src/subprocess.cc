@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -21,6 +23,8 @@ std::mutex& DetachedMutex() {
   static std::mutex mu;
   return mu;
 }
+std::atomic<bool> clone_fallback_for_testing{false};
+
 std::vector<pid_t>& DetachedPids() {
   static std::vector<pid_t> pids;
   return pids;
@@ -37,7 +41,9 @@ pid_t CloneWithPidfd(int* pidfd) {
   args.flags = CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(pidfd);
   args.exit_signal = 0;
-  long ret = syscall(SYS_clone3, &args, sizeof(args));
+  long ret = -1;
+  errno = ENOSYS;
+  if (!clone_fallback_for_testing.load()) ret = syscall(SYS_clone3, &args, sizeof(args));
   if (ret >= 0 || errno != ENOSYS) return static_cast<pid_t>(ret);
   // clone(flags, stack, parent_tid, ...): with CLONE_PIDFD the pidfd is
   // stored through parent_tid, the third argument on x86_64, arm, arm64,
@@ -47,7 +53,24 @@ pid_t CloneWithPidfd(int* pidfd) {
   return static_cast<pid_t>(ret);
 }
 
-// In the child: only async-signal-safe calls from here to execve().
+// fork() as a raw system call: glibc's fork() runs atfork handlers and takes
+// allocator locks, which a child of a multi-threaded process must not do.
+// clone(flags, stack, ...) with stack 0: fork semantics. (s390 swaps the first
+// two arguments; lbd does not build there.)
+pid_t RawFork() {
+  return static_cast<pid_t>(
+      syscall(SYS_clone, static_cast<unsigned long>(SIGCHLD), nullptr, nullptr, nullptr, nullptr));
+}
+
+// The watched child. Only async-signal-safe calls from here on.
+//
+// execve() turns a clone child back into an ordinary one (the kernel's
+// de_thread() resets exit_signal to SIGCHLD), so the child we watch never
+// execs: it forks the shell, waits for it and exits with its status (or dies
+// of its signal). Only this intermediate process is our child, and it stays
+// invisible to waitpid(-1) for its whole life. Both are in the process group
+// whose id is the intermediate's pid, so one kill(-pgid) reaches the shell and
+// everything it started.
 [[noreturn]] void RunChild(const char* const* argv, const char* const* envp) {
   sigset_t none;
   sigemptyset(&none);
@@ -67,8 +90,22 @@ pid_t CloneWithPidfd(int* pidfd) {
   if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0) {
     for (int fd = 3; fd < 4096; ++fd) close(fd);
   }
-  execve("/bin/sh", const_cast<char* const*>(argv), const_cast<char* const*>(envp));
-  _exit(127);
+  const pid_t shell = RawFork();
+  if (shell < 0) _exit(127);
+  if (shell == 0) {
+    execve("/bin/sh", const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(shell, &status, 0) < 0) {
+    if (errno != EINTR) _exit(127);
+  }
+  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  // Die of the same signal, without a core file, so the parent sees it.
+  const struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
+  syscall(SYS_kill, syscall(SYS_getpid), WTERMSIG(status));
+  _exit(1);
 }
 
 }  // namespace
@@ -171,6 +208,8 @@ void Subprocess::ReapDetached() {
     }
   }
 }
+
+void Subprocess::UseCloneFallbackForTesting(bool on) { clone_fallback_for_testing.store(on); }
 
 void Subprocess::OnPidfd(struct ev_loop* /*loop*/, ::ev_io* w, int /*revents*/) {
   auto* self = static_cast<Subprocess*>(w->data);

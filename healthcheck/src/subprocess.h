@@ -1,14 +1,18 @@
 // Internal header of lbd_healthcheck.
 //
-// Subprocess: `/bin/sh -c command` as a child in its own process group,
-// watched and reaped through a pidfd on a libev loop (any loop).
+// Subprocess: `/bin/sh -c command` in its own process group, watched and
+// reaped through a pidfd on a libev loop (any loop, default or not).
 //
-// The child is made with clone(CLONE_PIDFD) and exit signal 0 (a "clone
-// child", see wait(2) __WCLONE): no SIGCHLD is sent for it and waitpid(-1)
-// without __WALL does not see it, so another reaper in the process (libev's
-// ev_child on the default loop, a SIGCHLD handler) can neither steal its exit
-// status nor race our waitpid(pid, __WALL). The pidfd becomes readable when
-// the child exits; we then reap it. Linux >= 5.2 (CLONE_PIDFD).
+// Our direct child is made with clone(CLONE_PIDFD) and exit signal 0 (a
+// "clone child", see wait(2) __WCLONE): no SIGCHLD is sent for it and
+// waitpid(-1) without __WALL does not see it, so another reaper in the
+// process (libev's ev_child on the default loop, any SIGCHLD handler calling
+// waitpid(-1)) can neither reap it nor steal its exit status. Because execve()
+// would make it an ordinary child again (de_thread() resets exit_signal to
+// SIGCHLD), that child never execs: it forks the shell, waits for it, and
+// exits with the shell's status or dies of the shell's signal. The pidfd
+// becomes readable when it exits; we reap it with waitpid(pid, __WALL).
+// Costs one extra fork per command. Needs Linux >= 5.2 (CLONE_PIDFD).
 //
 // Thread-safety: belongs to the loop's thread. Spawn() may run concurrently
 // on other threads (the child only makes async-signal-safe calls).
@@ -37,7 +41,8 @@ class Subprocess {
 
   // Starts `/bin/sh -c command` with `env` added to the environment, stdin
   // and stdout on /dev/null, stderr inherited, default signal dispositions
-  // and an empty signal mask, in a new process group whose id is its pid.
+  // and an empty signal mask, in a new process group whose id is pid().
+  // `on_exit` gets the shell's status (exit code, or its killing signal).
   static Result<std::unique_ptr<Subprocess>> Spawn(
       struct ev_loop* loop, const std::string& command,
       const std::vector<std::pair<std::string, std::string>>& env, OnExit on_exit);
@@ -59,6 +64,10 @@ class Subprocess {
 
   // Reaps, without blocking, detached children that have exited.
   static void ReapDetached();
+
+  // Tests only: skip clone3 and use the clone fallback (what runs under
+  // seccomp profiles that answer ENOSYS for clone3).
+  static void UseCloneFallbackForTesting(bool on);
 
  private:
   Subprocess(struct ev_loop* loop, pid_t pid, int pidfd, OnExit on_exit);

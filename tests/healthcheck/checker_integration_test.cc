@@ -27,6 +27,7 @@
 
 #include "lbd/healthcheck/checker.h"
 #include "lbd/healthcheck/command_runner.h"
+#include "subprocess.h"
 
 namespace lbd {
 namespace {
@@ -40,7 +41,9 @@ constexpr uint32_t kLoopback = 0x7F000001;
 // or `limit` passes.
 class TestLoop {
  public:
-  TestLoop() : loop_(ev_loop_new(EVFLAG_AUTO)) {
+  TestLoop() : TestLoop(ev_loop_new(EVFLAG_AUTO)) {}
+  // Takes `loop` over: destroys it at the end (also the default loop).
+  explicit TestLoop(struct ev_loop* loop) : loop_(loop) {
     ev_timer_init(
         &tick_, [](struct ev_loop*, ev_timer*, int) {}, 0.005, 0.005);
   }
@@ -266,13 +269,14 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// No child of this process is left, not even a zombie.
-void ExpectNoChildren() {
-  int status = 0;
+// Whether this process has no child at all, not even a zombie. WNOWAIT: the
+// test only looks; it must not do the library's reaping for it.
+bool NoChildren() {
+  siginfo_t info{};
   errno = 0;
-  EXPECT_EQ(waitpid(-1, &status, WNOHANG | __WALL), -1);
-  EXPECT_EQ(errno, ECHILD);
+  return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 && errno == ECHILD;
 }
+void ExpectNoChildren() { EXPECT_TRUE(NoChildren()); }
 
 // ---- tcp ----
 
@@ -553,6 +557,78 @@ TEST(ExecCheck, DynamicWeightFromExitCode) {
   ExpectNoChildren();
 }
 
+TEST(ExecCheck, ShellKilledBySignalFailsEvenWithDynamicWeight) {
+  CheckResult r = RunExecOnce("kill -TERM $$", /*dynamic_weight=*/true);
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.message, "killed by signal 15");
+  EXPECT_FALSE(r.weight.has_value());
+  ExpectNoChildren();
+}
+
+// Docker's seccomp profile answers ENOSYS for clone3; the clone fallback must
+// behave the same.
+TEST(ExecCheck, CloneFallbackBehavesTheSame) {
+  struct Fallback {
+    Fallback() { Subprocess::UseCloneFallbackForTesting(true); }
+    ~Fallback() { Subprocess::UseCloneFallbackForTesting(false); }
+  } fallback;
+  CheckResult r = RunExecOnce("exit 7", /*dynamic_weight=*/true);
+  EXPECT_TRUE(r.success) << r.message;
+  EXPECT_EQ(r.weight.value_or(-1), 5);
+  r = RunExecOnce("exit 1");
+  EXPECT_FALSE(r.success);
+  ExpectNoChildren();
+}
+
+// On libev's default loop a SIGCHLD reaper calls waitpid(-1) for ev_child
+// watchers. Our children send no SIGCHLD and are invisible to it, so the
+// exec check still sees its exit code, while ordinary children are still
+// reaped by libev.
+TEST(ExecCheck, DefaultLoopChildReaperDoesNotStealTheStatus) {
+  TempDir dir;
+  const std::string pid_file = dir.File("pid");
+  TestLoop loop(ev_default_loop(0));
+  ev_child any;
+  static int reaped_by_libev;
+  reaped_by_libev = 0;
+  ev_child_init(
+      &any, [](struct ev_loop*, ev_child*, int) { ++reaped_by_libev; }, 0, 0);
+  ev_child_start(loop.get(), &any);
+  Recorder rec;
+  HealthCheckConfig cfg = Cfg(HealthCheckType::kExec, 10s, 5s);
+  // Waits until the test has seen the pid of the process we watch (the
+  // shell's parent), so that the exit happens while the loop is not running.
+  cfg.command =
+      "echo $PPID > " + pid_file + "; while test -s " + pid_file + "; do sleep 0.01; done; exit 7";
+  cfg.dynamic_weight = true;
+  auto checker = MakeChecker(loop, cfg, Endpoint{kLoopback, 80}, rec);
+  ASSERT_NE(checker, nullptr);
+  ASSERT_TRUE(loop.RunUntil([&] {
+    const std::string s = ReadFile(pid_file);
+    return !s.empty() && s.back() == '\n';
+  }));
+  const pid_t pid = std::atoi(ReadFile(pid_file).c_str());
+  const pid_t plain = fork();
+  ASSERT_GE(plain, 0);
+  if (plain == 0) _exit(3);
+  std::ofstream(pid_file, std::ios::trunc).close();  // let the script exit
+  // Both children are zombies before the loop runs again: SIGCHLD (for the
+  // plain one) and the pidfd are ready in the same iteration, and libev's
+  // reaper runs first (EV_MAXPRI).
+  for (int i = 0; i < 300 && (ProcessState(pid) != 'Z' || ProcessState(plain) != 'Z'); ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(ProcessState(pid), 'Z');
+  EXPECT_TRUE(loop.RunUntil([&] { return !rec.results.empty() && reaped_by_libev >= 1; }));
+  ev_child_stop(loop.get(), &any);
+  checker.reset();
+  EXPECT_EQ(reaped_by_libev, 1);
+  ASSERT_EQ(rec.results.size(), 1u);
+  EXPECT_TRUE(rec.results[0].success) << rec.results[0].message;
+  EXPECT_EQ(rec.results[0].weight.value_or(-1), 5) << rec.results[0].message;
+  ExpectNoChildren();
+}
+
 TEST(ExecCheck, ServerAddressInEnvironment) {
   CheckResult r = RunExecOnce(R"(test "$LBD_RS_IP" = 10.1.2.3 && test "$LBD_RS_PORT" = 8081)",
                               false, Endpoint{0x0A010203, 8081});
@@ -578,17 +654,20 @@ TEST(ExecCheck, HangingCommandIsKilledAtTimeoutAndReaped) {
   std::istringstream(ReadFile(pids)) >> sh_pid >> sleep_pid;
   ASSERT_GT(sh_pid, 0);
   ASSERT_GT(sleep_pid, 0);
-  // The shell is reaped on the loop (no zombie, with the checker still alive)...
-  EXPECT_TRUE(loop.RunUntil([&] { return !ProcessExists(sh_pid); }, 3s))
-      << "state " << ProcessState(sh_pid);
-  // ...and sleep, killed with the group, is dead (gone, or a zombie of init's).
-  EXPECT_TRUE(loop.RunUntil(
-      [&] {
-        const char s = ProcessState(sleep_pid);
-        return s == 0 || s == 'Z';
-      },
-      3s));
-  ExpectNoChildren();
+  // The process we watch is reaped on the loop, with the checker still
+  // alive: no child of ours is left, not even a zombie...
+  EXPECT_TRUE(loop.RunUntil(NoChildren));
+  // ...and the shell and sleep, killed with the group, are dead (gone, or
+  // zombies of init's for the moment: they are not our children).
+  for (pid_t pid : {sh_pid, sleep_pid}) {
+    EXPECT_TRUE(loop.RunUntil(
+        [&] {
+          const char s = ProcessState(pid);
+          return s == 0 || s == 'Z';
+        },
+        3s))
+        << pid << " state " << ProcessState(pid);
+  }
 }
 
 TEST(ExecCheck, DestroyingTheCheckerKillsAndReapsItsChild) {
@@ -608,9 +687,15 @@ TEST(ExecCheck, DestroyingTheCheckerKillsAndReapsItsChild) {
   ASSERT_GT(pid, 0);
   EXPECT_TRUE(ProcessExists(pid));
   checker.reset();
-  EXPECT_FALSE(ProcessExists(pid));
+  ExpectNoChildren();  // reaped by the destructor, at once
+  EXPECT_TRUE(loop.RunUntil(
+      [&] {
+        const char s = ProcessState(pid);
+        return s == 0 || s == 'Z';
+      },
+      3s))
+      << "state " << ProcessState(pid);
   EXPECT_TRUE(rec.results.empty());
-  ExpectNoChildren();
 }
 
 TEST(ExecCheck, RiseAndFallFollowAFlagFile) {

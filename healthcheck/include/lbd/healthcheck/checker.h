@@ -18,15 +18,18 @@
 //         dynamic_weight, exit 2..255 = up with weight code - 2 (keepalived's
 //         MISC_CHECK misc_dynamic); any other exit or a signal = down. At
 //         `timeout` its whole process group is killed with SIGKILL.
-// A check that has not finished at `timeout` fails with message "timeout".
+// A check that has not finished at `timeout` fails with message
+// "timeout after N ms". No callback reports the initial state (see up()).
 // `cfg.port`, when non-zero, replaces the server's port for tcp and http.
 //
-// Child processes (exec): spawned with clone(CLONE_PIDFD) and no exit signal,
-// so they are invisible to waitpid(-1) (libev's ev_child / SIGCHLD reaper on
-// the default loop cannot steal their status) and are reaped through their
-// pidfd on the checker's loop, which may be any loop, default or not. Needs
-// Linux >= 5.2. No zombie is left: a child still running when its checker is
-// destroyed is killed and reaped then.
+// Child processes (exec): reaped through a pidfd on the checker's own loop,
+// which may be any loop, default or not; no SIGCHLD handler is needed. The
+// process we wait for is a clone child with no exit signal (it forks the
+// shell and relays its status, see src/subprocess.h), so waitpid(-1)
+// elsewhere in the daemon, such as libev's ev_child reaper on the default
+// loop, can neither reap it nor steal its status. Needs Linux >= 5.2. No
+// zombie is left: a child still running when its checker is destroyed is
+// killed with its process group and reaped then.
 //
 // Thread-safety: a HealthChecker belongs to the thread that runs its loop;
 // create, use and destroy it there. Callbacks run on that loop, and may

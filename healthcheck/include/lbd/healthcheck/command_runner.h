@@ -3,7 +3,8 @@
 // CommandRunner: starts notification commands (on_quorum_up, on_quorum_down,
 // and the like) as `/bin/sh -c command` without waiting for them. Each child
 // is reaped on the runner's loop when it exits, through its pidfd, so it
-// leaves no zombie and needs no SIGCHLD handler. stdin and stdout are
+// leaves no zombie and needs no SIGCHLD handler (the same children as the
+// exec check's, see checker.h). stdin and stdout are
 // /dev/null; stderr is inherited.
 //
 // Children still running when the runner is destroyed are neither killed nor
