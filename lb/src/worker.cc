@@ -29,7 +29,10 @@ Worker::Worker(const WorkerOptions& options, struct ev_loop* loop)
 }
 
 Worker::~Worker() {
-  Join();
+  if (thread_.joinable()) {
+    Abort();
+    Join();
+  }
   AbortAll();
   StopListeners();
   ev_timer_stop(loop_, &resume_timer_);

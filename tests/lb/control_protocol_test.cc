@@ -1,0 +1,116 @@
+#include "lbd/lb/control_protocol.h"
+
+#include <gtest/gtest.h>
+
+namespace lbd {
+namespace {
+
+TEST(ParseCommand, AcceptsEveryCommand) {
+  auto s = ParseCommand("status");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->kind, Command::Kind::kStatus);
+  EXPECT_FALSE(s->json);
+  auto sj = ParseCommand("  stats   --json \r");
+  ASSERT_TRUE(sj.ok());
+  EXPECT_EQ(sj->kind, Command::Kind::kStats);
+  EXPECT_TRUE(sj->json);
+  auto w = ParseCommand("weight shop 127.0.0.1:9001 7");
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->kind, Command::Kind::kWeight);
+  EXPECT_EQ(w->service, "shop");
+  EXPECT_EQ(ToString(w->server), "127.0.0.1:9001");
+  EXPECT_EQ(w->weight, 7);
+  EXPECT_EQ(ParseCommand("drain shop 10.0.0.1:80")->kind, Command::Kind::kDrain);
+  EXPECT_EQ(ParseCommand("enable shop 10.0.0.1:80")->kind, Command::Kind::kEnable);
+  EXPECT_EQ(ParseCommand("disable shop 10.0.0.1:80")->kind, Command::Kind::kDisable);
+  EXPECT_EQ(ParseCommand("reload")->kind, Command::Kind::kReload);
+  EXPECT_EQ(ParseCommand("weight shop 10.0.0.1:80 0")->weight, 0);
+  EXPECT_EQ(ParseCommand("weight shop 10.0.0.1:80 65535")->weight, 65535);
+}
+
+TEST(ParseCommand, RejectsBadInputWithAClearMessage) {
+  struct Case {
+    const char* line;
+    const char* needle;
+  };
+  const Case cases[] = {
+      {"", "empty"},
+      {"   ", "empty"},
+      {"bogus", "unknown command 'bogus'"},
+      {"status --yaml", "unknown option"},
+      {"reload now", "usage: reload"},
+      {"weight shop 127.0.0.1:9001", "usage: weight"},
+      {"weight shop 127.0.0.1:9001 1 2", "usage: weight"},
+      {"weight shop 127.0.0.1:9001 -1", "bad weight"},
+      {"weight shop 127.0.0.1:9001 65536", "bad weight"},
+      {"weight shop 127.0.0.1:9001 3x", "bad weight"},
+      {"weight shop 127.0.0.1:9001 99999999999999999999", "bad weight"},
+      {"drain shop", "usage: drain"},
+      {"drain shop 300.0.0.1:80", "bad real server"},
+      {"drain shop 127.0.0.1", "bad real server"},
+      {"enable shop 127.0.0.1:0", "bad real server"},
+      {"disable", "usage: disable"},
+      {"\x01\x02\xff", "unknown command '?\?\?'"},
+  };
+  for (const Case& c : cases) {
+    auto r = ParseCommand(c.line);
+    ASSERT_FALSE(r.ok()) << c.line;
+    EXPECT_NE(r.status().message().find(c.needle), std::string::npos)
+        << c.line << " -> " << r.status().message();
+  }
+  // Huge garbage is refused without echoing all of it back.
+  auto huge = ParseCommand(std::string(100000, 'x'));
+  ASSERT_FALSE(huge.ok());
+  EXPECT_LT(huge.status().message().size(), 200u);
+}
+
+TEST(Reply, EncodeDecodeRoundTrip) {
+  std::string ok = EncodeReply(Status::Ok(), "line one\n\nline two");
+  EXPECT_EQ(ok, "OK\nline one\nline two\n\n");
+  auto r = DecodeReply(ok);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->has_value());
+  EXPECT_TRUE((*r)->ok);
+  EXPECT_EQ((*r)->body, "line one\nline two\n");
+
+  std::string err = EncodeReply(Status::Error("no service 'x'\nsecond"), "");
+  EXPECT_EQ(err, "ERR no service 'x' second\n\n");
+  auto e = DecodeReply(err);
+  ASSERT_TRUE(e.ok() && e->has_value());
+  EXPECT_FALSE((*e)->ok);
+  EXPECT_EQ((*e)->error, "no service 'x' second");
+  EXPECT_EQ((*e)->body, "");
+}
+
+TEST(Reply, PartialAndMalformed) {
+  for (const char* partial : {"", "O", "OK", "OK\n", "OK\nbody\n"}) {
+    auto r = DecodeReply(partial);
+    ASSERT_TRUE(r.ok()) << partial;
+    EXPECT_FALSE(r->has_value()) << partial;
+  }
+  EXPECT_FALSE(DecodeReply("HELLO\n\n").ok());
+  EXPECT_FALSE(DecodeReply("\n\n").ok());
+}
+
+TEST(LineSplitter, SplitsAndCapsLines) {
+  LineSplitter s;
+  std::string line;
+  s.Append("sta");
+  EXPECT_EQ(s.Pop(&line), LineSplitter::Next::kNeedMore);
+  s.Append("tus\nreload\nwei");
+  ASSERT_EQ(s.Pop(&line), LineSplitter::Next::kLine);
+  EXPECT_EQ(line, "status");
+  ASSERT_EQ(s.Pop(&line), LineSplitter::Next::kLine);
+  EXPECT_EQ(line, "reload");
+  EXPECT_EQ(s.Pop(&line), LineSplitter::Next::kNeedMore);
+
+  LineSplitter big;
+  big.Append(std::string(kMaxControlLine + 1, 'a'));
+  EXPECT_EQ(big.Pop(&line), LineSplitter::Next::kTooLong);
+  LineSplitter big_line;
+  big_line.Append(std::string(kMaxControlLine + 10, 'a') + "\n");
+  EXPECT_EQ(big_line.Pop(&line), LineSplitter::Next::kTooLong);
+}
+
+}  // namespace
+}  // namespace lbd
