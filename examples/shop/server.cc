@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <csignal>
 #include <cstdio>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -106,6 +107,7 @@ class Server {
   }
 
  private:
+  void RunLoop();
   void Accept();
   void OnSignal(beast::error_code ec, int signal);
   void CheckDrained();
@@ -268,10 +270,23 @@ int Server::Run() {
   net::dispatch(control_, [this] { Accept(); });
 
   std::vector<std::thread> threads;
-  for (int i = 1; i < options_.threads; ++i) threads.emplace_back([this] { io_.run(); });
-  io_.run();
+  for (int i = 1; i < options_.threads; ++i) threads.emplace_back([this] { RunLoop(); });
+  RunLoop();
   for (std::thread& t : threads) t.join();
   return 0;
+}
+
+void Server::RunLoop() {
+  // Handlers do not throw (the shop catches at its boundary); should one do so anyway, the
+  // connection it belonged to is lost but the server keeps serving the others.
+  while (true) {
+    try {
+      io_.run();
+      return;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "shopd %s: unexpected exception: %s\n", options_.name.c_str(), e.what());
+    }
+  }
 }
 
 void Server::Accept() {
