@@ -239,14 +239,29 @@ class HttpClient {
   HttpResponse Send(const std::string& method, const std::string& path,
                     const std::string& body = "",
                     const std::vector<std::pair<std::string, std::string>>& headers = {}) {
-    std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    if (!body.empty() || method == "POST") {
-      request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    return SendRaw(BuildRequest(method, path, body, headers));
+  }
+
+  // Send() in two halves, for a request that must be in flight while the test does something
+  // else: SendOnly() returns once the request is written, Receive() reads the answer.
+  bool SendOnly(const std::string& method, const std::string& path) {
+    if (fd_.get() < 0 && !Connect()) return false;
+    return SendAll(BuildRequest(method, path, "", {}));
+  }
+  HttpResponse Receive() {
+    std::optional<HttpResponse> response = ReadResponse();
+    fd_.Reset();
+    return response.value_or(HttpResponse());
+  }
+
+  // The client side's port of the current connection; 0 when not connected.
+  uint16_t local_port() const {
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    if (fd_.get() < 0 || getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return 0;
     }
-    if (!session.empty()) request += "Cookie: session=" + session + "\r\n";
-    for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
-    request += "\r\n" + body;
-    return SendRaw(request);
+    return ntohs(addr.sin_port);
   }
 
   // Sends bytes as they are. A kept-alive connection that the server has closed meanwhile is
@@ -285,6 +300,19 @@ class HttpClient {
   }
 
  private:
+  std::string BuildRequest(const std::string& method, const std::string& path,
+                           const std::string& body,
+                           const std::vector<std::pair<std::string, std::string>>& headers) {
+    std::string request = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (!body.empty() || method == "POST") {
+      request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    }
+    if (!session.empty()) request += "Cookie: session=" + session + "\r\n";
+    for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
+    request += "\r\n" + body;
+    return request;
+  }
+
   bool Connect() {
     Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd.get() < 0) return false;
@@ -361,6 +389,39 @@ class HttpClient {
   std::string pending_;
   bool got_bytes_ = false;
 };
+
+// Polls `condition` until it holds or `timeout` passes; returns its last value.
+template <typename Condition>
+bool WaitUntil(Condition condition, milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (!condition()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  return true;
+}
+
+// Whether the server end of the loopback connection server_port <- client_port has read all
+// that was sent to it. On loopback, send() puts the bytes straight into the peer's receive
+// queue, so once send() returned an empty queue means the server consumed the request. Read
+// from /proc/net/tcp: "sl local rem st tx_queue:rx_queue ...", addresses as HEXIP:HEXPORT.
+bool ServerReadAll(uint16_t server_port, uint16_t client_port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues;
+    fields >> slot >> local >> remote >> state >> queues;
+    auto port_of = [](const std::string& address) {
+      return static_cast<uint16_t>(std::stoul(address.substr(address.find(':') + 1), nullptr, 16));
+    };
+    if (local.empty() || remote.empty() || queues.size() < 17) continue;
+    if (port_of(local) != server_port || port_of(remote) != client_port) continue;
+    return std::stoul(queues.substr(queues.find(':') + 1), nullptr, 16) == 0;
+  }
+  return false;
+}
 
 class ShopdTest : public ::testing::Test {
  protected:
@@ -771,13 +832,11 @@ TEST_F(ShopdTest, SigtermDrainsAndExitsZero) {
 
   // A request in flight when SIGTERM arrives is still answered, after the drain started: its
   // /health says 503 and the connection closes.
-  HttpResponse in_flight;
-  std::thread client([&] { in_flight = HttpClient(a.port()).Get("/health"); });
-  // The request must reach the server before the signal; a request cannot be observed from
-  // outside, so this one wait is a fixed one (well inside --slow's 400 ms).
-  std::this_thread::sleep_for(milliseconds(150));
+  HttpClient busy(a.port());
+  ASSERT_TRUE(busy.SendOnly("GET", "/health"));
+  ASSERT_TRUE(WaitUntil([&] { return ServerReadAll(a.port(), busy.local_port()); }, kIoTimeout));
   a.Signal(SIGTERM);
-  client.join();
+  HttpResponse in_flight = busy.Receive();
   EXPECT_EQ(in_flight.status, 503);
   EXPECT_EQ(in_flight.body, R"({"status":"draining"})");
   EXPECT_EQ(in_flight.Header("connection"), "close");
@@ -795,36 +854,33 @@ TEST_F(ShopdTest, SigtermDrainsAndExitsZero) {
 TEST_F(ShopdTest, DrainTimeoutBoundsExit) {
   Shopd& a = Launch("alpha", {"--slow", "30000", "--drain-timeout", "300"});
   if (HasFatalFailure()) return;
-  HttpResponse stuck;
-  std::thread client([&] { stuck = HttpClient(a.port()).Get("/products/1"); });
-  std::this_thread::sleep_for(milliseconds(150));  // as above: let the request arrive
+  HttpClient stuck(a.port());
+  ASSERT_TRUE(stuck.SendOnly("GET", "/products/1"));
+  ASSERT_TRUE(WaitUntil([&] { return ServerReadAll(a.port(), stuck.local_port()); }, kIoTimeout));
   auto start = Clock::now();
   a.Signal(SIGTERM);
   std::optional<int> status = a.WaitExit(kExitTimeout);
-  client.join();
   ASSERT_TRUE(status);
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
   EXPECT_LT(Clock::now() - start, milliseconds(5000));
-  EXPECT_EQ(stuck.status, 0);  // dropped, never answered
+  EXPECT_EQ(stuck.Receive().status, 0);  // dropped, never answered
 }
 
 TEST_F(ShopdTest, SecondSignalEndsDrainAtOnce) {
   Shopd& a = Launch("alpha", {"--slow", "30000", "--drain-timeout", "60000"});
   if (HasFatalFailure()) return;
-  std::thread client([&] { HttpClient(a.port()).Get("/products/1"); });
-  std::this_thread::sleep_for(milliseconds(150));
+  HttpClient stuck(a.port());
+  ASSERT_TRUE(stuck.SendOnly("GET", "/products/1"));
+  ASSERT_TRUE(WaitUntil([&] { return ServerReadAll(a.port(), stuck.local_port()); }, kIoTimeout));
   a.Signal(SIGTERM);
-  // Wait until the first signal has been handled (it says so on stderr), then send another.
-  auto deadline = Clock::now() + kExitTimeout;
-  while (a.Stderr().find("draining") == std::string::npos && Clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(5));
-  }
-  ASSERT_NE(a.Stderr().find("draining"), std::string::npos);
+  // Once the first signal has been handled (it says so on stderr), send another.
+  ASSERT_TRUE(
+      WaitUntil([&] { return a.Stderr().find("draining") != std::string::npos; }, kIoTimeout));
   a.Signal(SIGINT);
   std::optional<int> status = a.WaitExit(kExitTimeout);
-  client.join();
   ASSERT_TRUE(status);
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+  EXPECT_EQ(stuck.Receive().status, 0);
 }
 
 TEST_F(ShopdTest, SigintExitsZero) {
