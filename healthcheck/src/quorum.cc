@@ -11,8 +11,8 @@ QuorumState::QuorumState(int64_t quorum, int64_t hysteresis, bool initially_up)
 
 QuorumState::Change QuorumState::Update(int64_t up_weight_sum) {
   if (quorum_ <= 0) return Change::kNone;
-  // keepalived check_data.c/ipwrapper.c: lost below quorum - hysteresis,
-  // regained at quorum + hysteresis or more.
+  // Lost below quorum - hysteresis, regained at quorum + hysteresis or more
+  // (keepalived's semantics; see the header).
   if (up_ && up_weight_sum < quorum_ - hysteresis_) {
     up_ = false;
     return Change::kLost;
