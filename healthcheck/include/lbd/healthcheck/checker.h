@@ -7,14 +7,17 @@
 //
 // Checks (HealthCheckConfig::type):
 //   tcp   success = a non-blocking connect completes within `timeout`.
-//   http  connect, send `GET path HTTP/1.1` (Host: cfg.host, or the address;
-//         Connection: close), parse the response (HTTP/1.0 and 1.1,
-//         Content-Length, chunked, or read until close; body capped at
-//         1 MiB). Passes when the status is in expect_status and, if
-//         expect_md5 is set, the MD5 of the body matches (keepalived's
-//         HTTP_GET digest, what `genhash` / `md5sum` print).
+//   http  connect, send `GET path HTTP/1.1` (Host: cfg.host, or "ip:port",
+//         the port left out when 80; Connection: close), parse the response
+//         (HTTP/1.0 and 1.1; Content-Length, chunked, or read until close;
+//         interim 1xx skipped; body capped at 1 MiB). Passes when the status
+//         is in expect_status and, if expect_md5 is set, the MD5 of the body
+//         (decoded: chunk framing removed) matches: keepalived's HTTP_GET
+//         digest, what `genhash` or `curl -s URL | md5sum` print. Without
+//         expect_md5 the body is not read. No TLS; redirects not followed.
 //   exec  `/bin/sh -c command` with LBD_RS_IP / LBD_RS_PORT (the server's
-//         address and port) in its environment; exit 0 = up, 1 = down; with
+//         address and port) in its environment, stdin and stdout on
+//         /dev/null, stderr inherited; exit 0 = up, 1 = down; with
 //         dynamic_weight, exit 2..255 = up with weight code - 2 (keepalived's
 //         MISC_CHECK misc_dynamic); any other exit or a signal = down. At
 //         `timeout` its whole process group is killed with SIGKILL.
