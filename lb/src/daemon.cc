@@ -506,7 +506,9 @@ void Daemon::BeginShutdown(int signum) {
   shutting_down_ = true;
   LBD_LOG(kInfo, "signal %d: stopping; draining %lld connections for up to %.1f s", signum,
           static_cast<long long>(counters_.live.load()), Seconds(config_.global.drain_timeout));
-  Publish();  // a table without listeners: they close once every worker let go
+  // A table without listeners: they close once every worker let go of the old one.
+  for (auto& st : services_) st.listeners.reset();
+  Publish();
   for (auto& w : workers_) w->BeginDrain();
   drain_deadline_ = ev_now(loop_) + Seconds(config_.global.drain_timeout);
   ev_timer_set(&drain_timer_, 0.02, 0.02);
