@@ -37,9 +37,12 @@ LoadResult LoadConfigString(std::string_view yaml, const std::string& file_name)
   Diagnostics diagnostics(file_name);
   try {
     std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.size() > 1) {
-      diagnostics.Error(ToSourceMark(documents[1].Mark()),
+    // A trailing "---" opens an empty document: harmless, so not an error.
+    for (size_t i = 1; i < documents.size(); ++i) {
+      if (documents[i].IsNull()) continue;
+      diagnostics.Error(ToSourceMark(documents[i].Mark()),
                         "the file holds more than one YAML document; lbd reads one");
+      break;
     }
     YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
     Config config = conf_internal::ReadConfig(conf_internal::Value(root, "", &diagnostics));

@@ -229,6 +229,7 @@ TEST(LoaderTest, TopLevelMustBeAMappingOfOneDocument) {
   EXPECT_THAT(Errors("- a\n"), ElementsAre("t.yaml:1:1: expected a mapping, got a sequence"));
   EXPECT_THAT(Errors("global: {}\n---\nglobal: {}\n"),
               ElementsAre(StartsWith("t.yaml:3:1: the file holds more than one YAML document")));
+  EXPECT_THAT(Errors("global: {}\n---\n"), IsEmpty());
 }
 
 TEST(LoaderTest, UnknownKeysAtEveryLevelNameTheKeyAndTheAllowedOnes) {
