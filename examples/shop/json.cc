@@ -61,6 +61,29 @@ size_t JsonValue::size() const {
 
 namespace {
 
+// Length of the well-formed UTF-8 sequence starting at s[i] (RFC 3629 §4: no overlongs, no
+// surrogates, nothing above U+10FFFF), or 0 when there is none.
+size_t Utf8Length(std::string_view s, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+    return k < s.size() && byte(k) >= lo && byte(k) <= hi;
+  };
+  unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
+    unsigned char hi = c == 0xED ? 0x9F : 0xBF;
+    return cont(i + 1, lo, hi) && cont(i + 2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
+    return cont(i + 1, lo, hi) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  }
+  return 0;
+}
+
 // Recursive descent over RFC 8259. Each Parse* leaves pos_ after what it consumed.
 class Parser {
  public:
@@ -270,8 +293,10 @@ class Parser {
       }
       if (c < 0x20) return Fail("control character in string");
       if (c != '\\') {
-        out += static_cast<char>(c);
-        ++pos_;
+        size_t n = Utf8Length(text_, pos_);
+        if (n == 0) return Fail("invalid UTF-8");
+        out.append(text_.substr(pos_, n));
+        pos_ += n;
         continue;
       }
       ++pos_;
@@ -335,8 +360,21 @@ std::optional<JsonValue> ParseJson(std::string_view text, std::string* error) {
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (char ch : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    char ch = s[i];
     unsigned char c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) {
+      // JSON text is UTF-8 (RFC 8259 §8.1): copy well-formed sequences, replace each byte of
+      // a malformed one with U+FFFD.
+      size_t n = Utf8Length(s, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";
+      } else {
+        out.append(s.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";

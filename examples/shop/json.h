@@ -68,11 +68,12 @@ class JsonValue {
 
 // Parses one JSON document (surrounding whitespace allowed). On failure returns nullopt and,
 // when `error` is given, a message with the byte offset. Rejects duplicate object keys, invalid
-// UTF-16 escapes, control characters in strings, trailing garbage and nesting deeper than
-// kMaxJsonDepth.
+// UTF-8, unpaired UTF-16 escapes, control characters in strings, trailing garbage and nesting
+// deeper than kMaxJsonDepth.
 std::optional<JsonValue> ParseJson(std::string_view text, std::string* error = nullptr);
 
-// Appends `s` as a quoted JSON string (escaping quotes, backslashes and control characters).
+// Appends `s` as a quoted JSON string: escapes quotes, backslashes and control characters, and
+// replaces malformed UTF-8 with U+FFFD so that the output is always valid JSON.
 void AppendJsonString(std::string& out, std::string_view s);
 
 // Builds a JSON text front to back; inserts the commas. Misuse (a value where a key is needed)

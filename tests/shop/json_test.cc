@@ -64,6 +64,17 @@ TEST(JsonParse, RejectsInvalidDocuments) {
   }
 }
 
+TEST(JsonParse, RequiresUtf8) {
+  EXPECT_EQ(ParseJson("\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"")->AsString(),
+            "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
+  for (const char* bad : {"\"\xFF\"", "\"\xC0\xAF\"", "\"\xE0\x80\xAF\"", "\"\xED\xA0\x80\"",
+                          "\"\xF4\x90\x80\x80\"", "\"\xE2\x82\"", "\"\x80\""}) {
+    std::string error;
+    EXPECT_FALSE(ParseJson(bad, &error)) << bad;
+    EXPECT_NE(error.find("UTF-8"), std::string::npos) << error;
+  }
+}
+
 TEST(JsonParse, BoundsNesting) {
   std::string ok(kMaxJsonDepth, '[');
   ok += std::string(kMaxJsonDepth, ']');
@@ -99,6 +110,17 @@ TEST(JsonWriter, EscapesAndRoundTrips) {
   EXPECT_EQ(out, "\"q\\\"b\\\\s\\n\\r\\t\\u0001\\u001f end \xC3\xA9\"");
   EXPECT_EQ(ParseJson(out)->AsString(), nasty);
   EXPECT_EQ(JsonError("bad \"x\""), R"({"error":"bad \"x\""})");
+}
+
+TEST(JsonWriter, ReplacesMalformedUtf8) {
+  std::string out;
+  AppendJsonString(out,
+                   "a\xFF"
+                   "b\xE2\x82\xAC\xE2\x82");
+  EXPECT_EQ(out,
+            "\"a\xEF\xBF\xBD"
+            "b\xE2\x82\xAC\xEF\xBF\xBD\xEF\xBF\xBD\"");
+  EXPECT_TRUE(ParseJson(out));
 }
 
 }  // namespace
