@@ -61,6 +61,9 @@ LoadResult LoadConfigString(std::string_view yaml, const std::string& file_name)
   return result;
 }
 
+// Far beyond any real configuration; stops `lbd -c /dev/zero` from eating memory.
+constexpr size_t kMaxFileSize = 16 << 20;
+
 LoadResult LoadConfigFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   std::string text;
@@ -73,6 +76,10 @@ LoadResult LoadConfigFile(const std::string& path) {
       ssize_t n = ::read(fd, buffer, sizeof buffer);
       if (n > 0) {
         text.append(buffer, static_cast<size_t>(n));
+        if (text.size() > kMaxFileSize) {
+          error = EFBIG;
+          break;
+        }
       } else if (n == 0) {
         break;
       } else if (errno != EINTR) {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <limits>
+#include <tuple>
 
 namespace lbd::conf_internal {
 namespace {
@@ -253,7 +254,9 @@ MapReader::MapReader(const Value& map, std::initializer_list<std::string_view> a
     if (std::find(allowed_list.begin(), allowed_list.end(), name) == allowed_list.end()) {
       std::string message = "unknown key " + Quote(name);
       for (std::string_view candidate : allowed_list) {
-        if (EditDistance(name, candidate) <= 2) {
+        // Close, and not merely because both are short ("ip" is not "vrrp").
+        size_t distance = EditDistance(name, candidate);
+        if (distance <= 2 && distance * 2 < name.size()) {
           message += " (did you mean " + Quote(candidate) + "?)";
           break;
         }

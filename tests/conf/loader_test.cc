@@ -215,6 +215,9 @@ TEST(LoaderTest, UnreadableFileIsOneError) {
   r = LoadConfigFile(kData);  // a directory
   ASSERT_THAT(r.errors, SizeIs(1));
   EXPECT_EQ(r.errors[0].ToString(), kData + ":0:0: cannot read: Is a directory");
+  r = LoadConfigFile("/dev/zero");
+  ASSERT_THAT(r.errors, SizeIs(1));
+  EXPECT_EQ(r.errors[0].ToString(), "/dev/zero:0:0: cannot read: File too large");
 }
 
 TEST(LoaderTest, SyntaxErrorsCarryYamlCppsMark) {
@@ -269,6 +272,11 @@ vrrp:
 )"),
               ElementsAre(StartsWith("t.yaml:2:54: vrrp[0]: unknown key 'prio'; allowed: name, "
                                      "interface, virtual_router_id, priority")));
+}
+
+TEST(LoaderTest, NoSuggestionForShortUnrelatedKeys) {
+  EXPECT_THAT(Errors("ip: 1\n"),
+              ElementsAre("t.yaml:1:1: unknown key 'ip'; allowed: global, virtual_services, vrrp"));
 }
 
 TEST(LoaderTest, DuplicateKeysAreErrors) {
