@@ -1,9 +1,11 @@
 // The http check: keepalived's HTTP_GET (check_http.c) without TLS.
 #include <sys/socket.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "http_parser.h"
 #include "md5.h"
