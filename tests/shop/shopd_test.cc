@@ -726,6 +726,25 @@ TEST_F(ShopdTest, BadInputGets4xxJson) {
   EXPECT_EQ(HttpClient(a.port()).Get("/health").status, 200);
 }
 
+TEST_F(ShopdTest, PipeliningAndHttp10) {
+  Shopd& a = Launch("alpha");
+  if (HasFatalFailure()) return;
+  HttpClient c(a.port());
+  // Two requests in one write are answered in order on the same connection.
+  HttpResponse first = c.SendRaw(
+      "GET /products/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /products/2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(first.Json().Find("id")->AsInt(), 1);
+  HttpResponse second = c.Receive();
+  ASSERT_EQ(second.status, 200);
+  EXPECT_EQ(second.Json().Find("id")->AsInt(), 2);
+  // HTTP/1.0 without keep-alive: one answer, then the server closes.
+  HttpClient old(a.port());
+  HttpResponse r = old.SendRaw("GET /health HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("x-served-by"), "alpha");
+  EXPECT_TRUE(old.ClosedByPeer(kIoTimeout));
+}
+
 TEST_F(ShopdTest, FailRateOneFailsAllButHealth) {
   Shopd& a = Launch("alpha", {"--fail-rate", "1"});
   if (HasFatalFailure()) return;
