@@ -34,6 +34,14 @@
 // zombie is left: a child still running when its checker is destroyed is
 // killed with its process group and reaped then.
 //
+// Use (the daemon's control loop; one checker per real server, none for
+// type kNone):
+//   auto checker = HealthChecker::Create(
+//       control_loop, rs.healthcheck.value_or(svc.healthcheck), rs.address,
+//       {.on_result = [](const CheckResult& r) { /* count; r.weight */ },
+//        .on_state_change = [](bool up, const CheckResult& r) { /* publish */ }});
+//   if (!checker.ok()) { /* config error: checker.status().message() */ }
+//
 // Thread-safety: a HealthChecker belongs to the thread that runs its loop;
 // create, use and destroy it there. Callbacks run on that loop, and may
 // destroy the checker that calls them.
