@@ -334,6 +334,7 @@ void Daemon::UpdateUp(const std::string& service, Endpoint server) {
 
 void Daemon::OnHealth(const std::string& service, Endpoint server, bool up) {
   ServerKey key{service, server};
+  if (health_down_.count(key) == (up ? 0u : 1u)) return;  // no transition
   if (up) {
     health_down_.erase(key);
   } else {

@@ -515,5 +515,23 @@ TEST_F(LbdTest, MemoryPerIdleConnection) {
   EXPECT_EQ((*j)["counters"]["live"].number(), 64 + kConns);
 }
 
+#ifdef LBD_HAVE_HEALTHCHECK
+TEST_F(LbdTest, HealthChecksTakeADeadServerOutAndBackIn) {
+  MakeBackends(2);
+  Svc s = WebService("rr");
+  s.extra = "    healthcheck: {type: tcp, interval: 100ms, timeout: 100ms, rise: 1, fall: 1}\n";
+  StartLbd(MakeConfig(dir_, {s}));
+  const std::string b1 = backends_[1]->address();
+  std::regex down(b1 + R"( +Proxy +1 +0 +0 +down)");
+  backends_[1]->Stop();
+  ASSERT_TRUE(WaitFor([&] { return std::regex_search(lbd_->Ctl({"status"}).out, down); }))
+      << lbd_->Ctl({"status"}).out;
+  EXPECT_EQ(Count(vip_, 4), (std::map<std::string, int>{{"b0", 4}}));
+  auto j = JsonParser::Parse(lbd_->Ctl({"stats", "--json"}).out);
+  ASSERT_TRUE(j.has_value());
+  EXPECT_EQ((*j)["counters"]["connect_failures"].number(), 0);  // never tried
+}
+#endif
+
 }  // namespace
 }  // namespace lbtest
