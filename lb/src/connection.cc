@@ -77,7 +77,14 @@ void Connection::Begin(std::shared_ptr<RealServer> server) {
 void Connection::ConnectTo(Endpoint target) {
   server_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (server_fd_ < 0) {
-    OnConnectFailed(errno);
+    int err = errno;
+    if (err == EMFILE || err == ENFILE) {
+      // Out of descriptors: not the server's fault and a retry would fail the
+      // same way; shed the client (which frees its descriptor).
+      ProcessCounters::Inc(worker_->counters().emfile);
+      attempts_ = 2;
+    }
+    OnConnectFailed(err);
     return;
   }
   SetNoDelay(server_fd_);
@@ -120,6 +127,10 @@ void Connection::OnConnectFailed(int err) {
     counted_ = false;
   }
   if (sorry_ || attempts_ >= 2) {
+    if (!worker_->LogAllowed()) {
+      Finish(/*reset=*/false);
+      return;
+    }
     LBD_LOG(kWarning, "service %s: connect to %s failed (%s), closing client %s",
             runtime_->name.c_str(), sorry_ ? "sorry server" : ToString(failed).c_str(),
             strerror(err), ToString(flow_.source).c_str());

@@ -57,11 +57,19 @@ MetricsServer::MetricsServer(struct ev_loop* loop, Endpoint listen, int fd, Rend
   ev_io_init(&accept_io_, OnAccept, fd_, EV_READ);
   accept_io_.data = this;
   ev_io_start(loop_, &accept_io_);
+  ev_init(&resume_timer_, OnResume);
+  resume_timer_.data = this;
+}
+
+void MetricsServer::OnResume(struct ev_loop* loop, ev_timer* w, int) {
+  auto* self = static_cast<MetricsServer*>(w->data);
+  ev_io_start(loop, &self->accept_io_);
 }
 
 MetricsServer::~MetricsServer() {
   while (!clients_.empty()) CloseClient(&clients_.front());
   ev_io_stop(loop_, &accept_io_);
+  ev_timer_stop(loop_, &resume_timer_);
   close(fd_);
 }
 
@@ -69,7 +77,16 @@ void MetricsServer::OnAccept(struct ev_loop*, ev_io* w, int) {
   auto* self = static_cast<MetricsServer*>(w->data);
   for (int i = 0; i < 16; ++i) {
     int fd = accept4(self->fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+        // Out of descriptors or memory: the pending client stays queued, so
+        // a level-triggered watcher would spin. Back off for 100 ms.
+        ev_io_stop(self->loop_, &self->accept_io_);
+        ev_timer_set(&self->resume_timer_, 0.1, 0.);
+        ev_timer_start(self->loop_, &self->resume_timer_);
+      }
+      return;
+    }
     if (self->clients_.size() >= kMaxClients) {
       close(fd);
       continue;

@@ -195,6 +195,23 @@ void Worker::Release(Connection* c) {
   MaybeFinish();
 }
 
+bool Worker::LogAllowed() {
+  ev_tstamp now = ev_now(loop_);
+  if (now - log_window_ >= 1.0) {
+    if (log_budget_ < 0) {
+      LBD_LOG(kWarning, "worker %d: %d similar messages suppressed", options_.index, -log_budget_);
+    }
+    log_window_ = now;
+    log_budget_ = 10;
+  }
+  if (log_budget_ > 0) {
+    --log_budget_;
+    return true;
+  }
+  --log_budget_;
+  return false;
+}
+
 void Worker::AbortAll() {
   while (live_head_ != nullptr) live_head_->Abort();
 }

@@ -1,7 +1,9 @@
 // Integration tests: the real lbd and lbctl binaries on loopback, in-test
 // backends that answer with their own name. Each test owns a temp dir, its
 // backends and its lbd process; all are torn down by RAII, also on failure.
+#include <dirent.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -513,6 +515,65 @@ TEST_F(LbdTest, MemoryPerIdleConnection) {
   auto j = JsonParser::Parse(lbd_->Ctl({"stats", "--json"}).out);
   ASSERT_TRUE(j.has_value());
   EXPECT_EQ((*j)["counters"]["live"].number(), 64 + kConns);
+}
+
+// The lowest descriptor number a process could open next.
+int LowestFreeFd(pid_t pid) {
+  std::set<int> used;
+  DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (d == nullptr) return -1;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') used.insert(std::atoi(e->d_name));
+  }
+  closedir(d);
+  int fd = 0;
+  while (used.count(fd)) ++fd;
+  return fd;
+}
+
+// utime + stime of a process, in clock ticks.
+long CpuTicks(pid_t pid) {
+  std::string s = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t p = s.rfind(')');
+  std::istringstream in(s.substr(p + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+TEST_F(LbdTest, RunningOutOfDescriptorsIsCountedWithoutSpinning) {
+  MakeBackends(1);
+  StartLbd(MakeConfig(dir_, {WebService("rr")}));
+  pid_t pid = lbd_->pid();
+  rlimit old{};
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, nullptr, &old), 0);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(LowestFreeFd(pid));  // no new descriptor at all
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &tight, nullptr), 0);
+  std::vector<Fd> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(Connect(vip_));
+    SendAll(clients.back().get(), "HOLD\n");
+  }
+  // Measure (not wait): with clients stuck in the accept queue, lbd must
+  // back off instead of spinning on a readable listener.
+  long cpu_before = CpuTicks(pid);
+  std::this_thread::sleep_for(1000ms);
+  long cpu_used = CpuTicks(pid) - cpu_before;
+  EXPECT_LT(cpu_used, sysconf(_SC_CLK_TCK) / 4) << "ticks used in 1 s";
+  EXPECT_FALSE(lbd_->Exited());
+
+  clients.clear();
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &old, nullptr), 0);
+  ASSERT_TRUE(WaitFor([&] { return AskId(vip_) == "b0"; }));
+  auto j = JsonParser::Parse(lbd_->Ctl({"stats", "--json"}).out);
+  ASSERT_TRUE(j.has_value());
+  EXPECT_GE((*j)["counters"]["emfile"].number(), 1);
+  EXPECT_GE((*j)["counters"]["accept_errors"].number(), 1);
 }
 
 #ifdef LBD_HAVE_HEALTHCHECK

@@ -49,6 +49,7 @@ class ControlServer {
 
   ControlServer(struct ev_loop* loop, std::string path, int fd, Handler handler);
   static void OnAccept(struct ev_loop* loop, ev_io* w, int revents);
+  static void OnResume(struct ev_loop* loop, ev_timer* w, int revents);
   static void OnClient(struct ev_loop* loop, ev_io* w, int revents);
   void HandleInput(Client& c);
   bool Flush(Client& c);  // false: the client is gone
@@ -59,6 +60,7 @@ class ControlServer {
   int fd_;
   Handler handler_;
   ev_io accept_io_;
+  ev_timer resume_timer_;  // accepting paused after EMFILE & co.
   std::list<Client> clients_;
 };
 

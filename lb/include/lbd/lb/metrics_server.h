@@ -47,6 +47,7 @@ class MetricsServer {
 
   MetricsServer(struct ev_loop* loop, Endpoint listen, int fd, Render render);
   static void OnAccept(struct ev_loop* loop, ev_io* w, int revents);
+  static void OnResume(struct ev_loop* loop, ev_timer* w, int revents);
   static void OnClient(struct ev_loop* loop, ev_io* w, int revents);
   static void OnTimeout(struct ev_loop* loop, ev_timer* w, int revents);
   void Respond(Client& c);
@@ -57,6 +58,7 @@ class MetricsServer {
   int fd_;
   Render render_;
   ev_io accept_io_;
+  ev_timer resume_timer_;  // accepting paused after EMFILE & co.
   std::list<Client> clients_;
 };
 

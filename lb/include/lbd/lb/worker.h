@@ -88,6 +88,8 @@ class Worker {
   void AbortAll();
   void MaybeFinish();
   ProcessCounters& counters() { return *options_.counters; }
+  // Rate limit for per-connection warnings: at most 10 a second per worker.
+  bool LogAllowed();
 
   static void OnWake(struct ev_loop* loop, ev_async* w, int revents);
   static void OnAcceptable(struct ev_loop* loop, ev_io* w, int revents);
@@ -109,6 +111,8 @@ class Worker {
   std::shared_ptr<const ServiceTable> table_;
   std::vector<std::unique_ptr<ListenerWatch>> listeners_;
   bool paused_ = false;
+  ev_tstamp log_window_ = 0;
+  int log_budget_ = 0;
   bool draining_ = false;
   int reserve_fd_ = -1;
   SlabPool<Connection> slab_;

@@ -1,0 +1,120 @@
+// Public header of lbd_packet.
+//
+// PacketService: the data plane of one virtual service with forwarding nat,
+// dr or tun (DESIGN.md "Packet modes"). It owns a multi-queue tun device with
+// one queue and one thread (an epoll loop) per worker, routes VIP/32 into it
+// (rtnetlink), keeps a FlowTable per worker with IPVS's TCP states and
+// timeouts, schedules new flows with lbd::Service::Pick() on a SYN (or any
+// UDP datagram) and forwards:
+//   nat  destination rewritten to the real server and written back into the
+//        tun (the kernel routes it); replies come back through a policy rule
+//        `from RS lookup TABLE` + `default dev TUN` in TABLE, get the VIP:port
+//        as source and go back into the tun.
+//   dr   the unchanged packet to the real server's MAC through an AF_PACKET
+//        socket on the interface the route to the real server uses.
+//   tun  the packet inside an outer IPv4 header (protocol 4) to the real
+//        server through a raw socket; an encapsulated packet above the path
+//        MTU with DF set gets an ICMP fragmentation-needed back to the client.
+// Both TCP and UDP to VIP:port are served (the config has no protocol key).
+// The routes and rules it installs are removed by the destructor.
+//
+// Real-server accounting: a flow is counted on its RealServer as active while
+// ESTABLISHED and inactive otherwise (ip_vs_proto_tcp.c set_tcp_state()); UDP
+// flows count as inactive (ipvsadm shows them under InActConn).
+//
+// Thread-safety: Create() and the destructor on one thread; Snapshot() from
+// any thread (it takes each worker's lock briefly). The workers share nothing
+// but the Service, the per-server atomics and, for nat replies that the tun
+// steers to another queue, a look into the other workers' tables.
+#ifndef LBD_PACKET_FORWARDER_H_
+#define LBD_PACKET_FORWARDER_H_
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lbd/conf/config.h"
+#include "lbd/packet/packet.h"
+#include "lbd/packet/tcp_state.h"
+#include "lbsched/scheduler.h"
+#include "lbsched/service.h"
+#include "lbsched/status.h"
+
+namespace lbd {
+
+struct PacketServiceOptions {
+  int workers = 1;                // tun queues and threads (>= 1). Default: 1.
+  size_t max_flows = 65536;       // flows per worker. Default: 65536.
+  FlowTimeouts timeouts;          // Default: ipvsadm's 900 s / 120 s / 300 s.
+  std::string tun_name = "lbd0";  // the device to create. Default: "lbd0".
+  // nat: the routing table for replies and the priority of its rules.
+  uint32_t nat_table = 19522;        // Default: 19522.
+  uint32_t nat_rule_priority = 1000;  // Default: 1000.
+  const Clock* clock = nullptr;       // Default: SteadyClock().
+};
+
+struct RealServerStats {
+  Endpoint address;
+  int weight = 0;
+  bool up = true;
+  int active = 0;
+  int inactive = 0;
+  uint64_t flows = 0;        // flows ever scheduled to it
+  uint64_t packets_in = 0;   // client -> server, forwarded
+  uint64_t bytes_in = 0;
+  uint64_t packets_out = 0;  // server -> client through the director (nat only)
+  uint64_t bytes_out = 0;
+};
+
+// One line of `ipvsadm -Lnc`.
+struct FlowInfo {
+  uint8_t protocol = 0;
+  Endpoint client;
+  Endpoint virtual_address;
+  Endpoint server;
+  TcpState state = TcpState::kNone;  // UDP: kNone
+  std::chrono::seconds expires_in{0};
+};
+
+struct PacketServiceSnapshot {
+  std::string name;
+  Endpoint virtual_address;
+  Forwarding forwarding = Forwarding::kNat;
+  std::string tun_name;
+  uint64_t packets_read = 0;       // from the tun
+  uint64_t packets_forwarded = 0;  // sent on (any direction)
+  std::array<uint64_t, kDropReasonCount> drops{};
+  size_t flows = 0;  // current
+  std::vector<RealServerStats> servers;
+  std::vector<FlowInfo> flow_list;  // at most the number asked for
+};
+
+// Text for humans and tests: one `key value` line per counter, then one line
+// per server and per listed flow (see the implementation for the format).
+std::string FormatSnapshot(const PacketServiceSnapshot& snapshot);
+
+class PacketService {
+ public:
+  // REQUIRES: config.forwarding is nat, dr or tun; `service` holds the real
+  // servers (their set is fixed for the PacketService's life; weights and
+  // health may change through `service`). Needs CAP_NET_ADMIN (and
+  // CAP_NET_RAW for dr/tun). The workers start at once.
+  static Result<std::unique_ptr<PacketService>> Create(const VirtualServiceConfig& config,
+                                                       std::shared_ptr<Service> service,
+                                                       const PacketServiceOptions& options);
+  virtual ~PacketService() = default;
+  PacketService(const PacketService&) = delete;
+  PacketService& operator=(const PacketService&) = delete;
+
+  virtual PacketServiceSnapshot Snapshot(size_t max_flows_listed) const = 0;
+
+ protected:
+  PacketService() = default;
+};
+
+}  // namespace lbd
+
+#endif  // LBD_PACKET_FORWARDER_H_

@@ -1,0 +1,640 @@
+#include "lbd/packet/forwarder.h"
+
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "lbd/packet/flow_table.h"
+#include "netlink.h"
+#include "tun.h"
+
+namespace lbd {
+namespace {
+
+constexpr size_t kBatch = 32;          // packets read from the tun per wake-up
+constexpr size_t kBufSize = 65536;     // a tun packet is at most 64 KiB
+constexpr int kPollMs = 100;           // also the expiry period
+constexpr uint32_t kMainTable = 254;   // RT_TABLE_MAIN
+constexpr uint64_t kMacKnown = 1ULL << 48;
+
+struct ServerSlot {
+  std::shared_ptr<RealServer> rs;
+  Endpoint endpoint;
+  int oif = 0;          // dr/tun: egress interface toward the server
+  int mtu = 1500;       // tun: its MTU
+  uint32_t src_ip = 0;  // tun: outer source address
+  std::atomic<uint64_t> mac{0};  // dr: 6 bytes | kMacKnown
+  std::atomic<uint64_t> flows{0};
+  std::atomic<uint64_t> packets_in{0};
+  std::atomic<uint64_t> bytes_in{0};
+  std::atomic<uint64_t> packets_out{0};
+  std::atomic<uint64_t> bytes_out{0};
+};
+
+struct Worker {
+  explicit Worker(size_t max_flows) : table(max_flows), bufs(kBatch * kBufSize) {}
+
+  int tun_fd = -1;
+  int epoll_fd = -1;
+  int wake_fd = -1;
+  int send_fd = -1;  // dr: AF_PACKET; tun: raw IPPROTO_RAW
+  std::thread thread;
+  mutable std::mutex mu;
+  FlowTable table;  // guarded by mu
+  std::atomic<uint64_t> packets_read{0};
+  std::atomic<uint64_t> forwarded{0};
+  std::array<std::atomic<uint64_t>, kDropReasonCount> drops{};
+  // Batch state, used by the worker thread only.
+  std::vector<uint8_t> bufs;
+  std::array<size_t, kBatch> lens{};
+  std::array<mmsghdr, kBatch> msgs{};
+  std::array<std::array<iovec, 2>, kBatch> iovs{};
+  std::array<sockaddr_ll, kBatch> lladdrs{};
+  std::array<sockaddr_in, kBatch> inaddrs{};
+  std::array<std::array<uint8_t, 20>, kBatch> outer{};
+  std::array<uint8_t, kIcmpFragNeededMax> icmp{};
+};
+
+// What Track() decided for one packet.
+struct Decision {
+  uint32_t server = 0;
+  bool reply = false;
+  uint32_t rs_ip = 0;
+  uint16_t rs_port = 0;
+};
+
+bool IsNewSyn(const PacketView& v) {
+  return v.protocol == kProtoTcp && (v.tcp_flags & kTcpSyn) &&
+         !(v.tcp_flags & (kTcpAck | kTcpRst | kTcpFin));
+}
+
+class PacketServiceImpl final : public PacketService {
+ public:
+  PacketServiceImpl(const VirtualServiceConfig& config, std::shared_ptr<Service> service,
+                    const PacketServiceOptions& options)
+      : name_(config.name),
+        vip_(config.listen),
+        mode_(config.forwarding),
+        service_(std::move(service)),
+        options_(options),
+        clock_(options.clock != nullptr ? options.clock : &SteadyClock()) {}
+
+  ~PacketServiceImpl() override { Shutdown(); }
+
+  Status Init();
+  PacketServiceSnapshot Snapshot(size_t max_flows_listed) const override;
+
+ private:
+  int64_t NowNs() const { return clock_->Now().count(); }
+  void Shutdown();
+  void Run(Worker* w);
+  void ProcessBatch(Worker* w, size_t count);
+  bool Track(Worker* w, const PacketView& v, Decision* d, DropReason* reason);
+  void Update(FlowEntry* e, const PacketView& v, bool is_reply, int64_t now);
+  void CloseFlow(const FlowEntry& e);
+  void Drop(Worker* w, DropReason r) {
+    w->drops[static_cast<size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+  }
+  void Maintain();
+  void ResolveNeighbours(Netlink* nl, bool trigger);
+
+  const std::string name_;
+  const Endpoint vip_;
+  const Forwarding mode_;
+  const std::shared_ptr<Service> service_;
+  const PacketServiceOptions options_;
+  const Clock* const clock_;
+
+  std::vector<std::unique_ptr<ServerSlot>> servers_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  TunDevice tun_;
+  std::atomic<bool> stop_{false};
+  // What Init() installed, removed by Shutdown().
+  bool vip_route_ = false;
+  bool nat_route_ = false;
+  std::vector<uint32_t> nat_rules_;
+  std::thread maintainer_;
+  std::mutex maintainer_mu_;
+  std::condition_variable maintainer_cv_;
+};
+
+Status PacketServiceImpl::Init() {
+  if (mode_ == Forwarding::kProxy) return Status::Error(name_ + ": forwarding is proxy");
+  const int n = std::max(1, options_.workers);
+  for (const auto& rs : service_->Servers()) {
+    auto slot = std::make_unique<ServerSlot>();
+    slot->rs = rs;
+    slot->endpoint = rs->endpoint();
+    servers_.push_back(std::move(slot));
+  }
+  auto tun = OpenTun(options_.tun_name, n);
+  if (!tun.ok()) return tun.status();
+  tun_ = std::move(tun.value());
+  // Packets written into the tun carry the clients' (or servers') addresses:
+  // no reverse-path filter on it (the kernel uses max(all, dev)).
+  (void)SetDeviceSysctl(tun_.name, "rp_filter", "0");
+  if (Status st = SetLinkUp(tun_.name); !st.ok()) return st;
+  auto nl = Netlink::Open();
+  if (!nl.ok()) return nl.status();
+  if (Status st = nl->Route(true, vip_.ip, 32, tun_.ifindex, kMainTable); !st.ok()) {
+    return Status::Error("route " + Ipv4ToString(vip_.ip) + "/32 dev " + tun_.name + ": " +
+                         st.message());
+  }
+  vip_route_ = true;
+  if (mode_ == Forwarding::kNat) {
+    if (Status st = nl->Route(true, 0, 0, tun_.ifindex, options_.nat_table); !st.ok()) {
+      return Status::Error("route default dev " + tun_.name + " table " +
+                           std::to_string(options_.nat_table) + ": " + st.message());
+    }
+    nat_route_ = true;
+    for (const auto& s : servers_) {
+      if (std::find(nat_rules_.begin(), nat_rules_.end(), s->endpoint.ip) != nat_rules_.end()) {
+        continue;
+      }
+      Status st = nl->Rule(true, s->endpoint.ip, 32, options_.nat_table,
+                           options_.nat_rule_priority);
+      if (!st.ok()) {
+        return Status::Error("rule from " + Ipv4ToString(s->endpoint.ip) + ": " + st.message());
+      }
+      nat_rules_.push_back(s->endpoint.ip);
+    }
+  } else {
+    for (const auto& s : servers_) {
+      auto route = nl->GetRoute(s->endpoint.ip);
+      if (!route.ok()) {
+        return Status::Error("route to " + Ipv4ToString(s->endpoint.ip) + ": " +
+                             route.status().message());
+      }
+      if (mode_ == Forwarding::kDr && route->gateway != 0) {
+        return Status::Error("dr: real server " + Ipv4ToString(s->endpoint.ip) +
+                             " is not on a directly connected network");
+      }
+      s->oif = route->oif;
+      s->src_ip = route->prefsrc;
+      int mtu = InterfaceMtu(route->oif);
+      if (mtu > 0) s->mtu = mtu;
+    }
+    if (mode_ == Forwarding::kDr) ResolveNeighbours(&nl.value(), /*trigger=*/true);
+  }
+  for (int i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>(options_.max_flows);
+    w->tun_fd = tun_.fds[static_cast<size_t>(i)];
+    tun_.fds[static_cast<size_t>(i)] = -1;
+    w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->epoll_fd < 0 || w->wake_fd < 0) {
+      workers_.push_back(std::move(w));
+      return Status::Error(std::string("epoll/eventfd: ") + strerror(errno));
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = w->tun_fd;
+    epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->tun_fd, &ev);
+    ev.data.fd = w->wake_fd;
+    epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->wake_fd, &ev);
+    if (mode_ == Forwarding::kDr) {
+      // SOCK_DGRAM: the kernel builds the Ethernet header from sll_addr
+      // (packet(7)); protocol 0 = send only, nothing is queued for reading.
+      w->send_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    } else if (mode_ == Forwarding::kTun) {
+      // IPPROTO_RAW implies IP_HDRINCL (raw(7)); the kernel fills the outer
+      // header's checksum, total length and (when 0) its id.
+      w->send_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+    }
+    if (mode_ != Forwarding::kNat && w->send_fd < 0) {
+      int err = errno;
+      workers_.push_back(std::move(w));
+      return Status::Error(std::string("send socket: ") + strerror(err));
+    }
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) {
+    Worker* raw = w.get();
+    w->thread = std::thread([this, raw] { Run(raw); });
+  }
+  if (mode_ == Forwarding::kDr) maintainer_ = std::thread([this] { Maintain(); });
+  return Status::Ok();
+}
+
+void PacketServiceImpl::Shutdown() {
+  stop_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(maintainer_mu_);
+    maintainer_cv_.notify_all();
+  }
+  if (maintainer_.joinable()) maintainer_.join();
+  for (auto& w : workers_) {
+    if (w->wake_fd >= 0) {
+      uint64_t one = 1;
+      (void)!write(w->wake_fd, &one, sizeof(one));
+    }
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  // Flows still open are closed on their servers, so that a Service that
+  // outlives this object keeps exact counters.
+  for (auto& w : workers_) {
+    std::lock_guard<std::mutex> lock(w->mu);
+    w->table.ForEach([this](const FlowEntry& e) { CloseFlow(e); });
+  }
+  auto nl = Netlink::Open();
+  if (nl.ok()) {
+    for (uint32_t ip : nat_rules_) {
+      (void)nl->Rule(false, ip, 32, options_.nat_table, options_.nat_rule_priority);
+    }
+    if (nat_route_) (void)nl->Route(false, 0, 0, tun_.ifindex, options_.nat_table);
+    if (vip_route_) (void)nl->Route(false, vip_.ip, 32, tun_.ifindex, kMainTable);
+  }
+  nat_rules_.clear();
+  nat_route_ = vip_route_ = false;
+  for (auto& w : workers_) {
+    for (int fd : {w->tun_fd, w->epoll_fd, w->wake_fd, w->send_fd}) {
+      if (fd >= 0) close(fd);
+    }
+    w->tun_fd = w->epoll_fd = w->wake_fd = w->send_fd = -1;
+  }
+  for (int fd : tun_.fds) {
+    if (fd >= 0) close(fd);
+  }
+  tun_.fds.clear();
+}
+
+void PacketServiceImpl::CloseFlow(const FlowEntry& e) {
+  servers_[e.server]->rs->ConnectionClosed(e.active);
+}
+
+void PacketServiceImpl::Update(FlowEntry* e, const PacketView& v, bool is_reply, int64_t now) {
+  std::chrono::seconds timeout = options_.timeouts.udp;
+  if (v.protocol == kProtoTcp) {
+    const TcpDirection dir = is_reply                          ? TcpDirection::kOutput
+                             : mode_ == Forwarding::kNat ? TcpDirection::kInput
+                                                         : TcpDirection::kInputOnly;
+    const TcpState next = NextTcpState(e->state, dir, v.tcp_flags);
+    if (next != e->state) {
+      // set_tcp_state(): active <-> inactive on entering/leaving ESTABLISHED.
+      const bool active = next == TcpState::kEstablished;
+      RealServer& rs = *servers_[e->server]->rs;
+      if (e->active && !active) rs.ConnectionDeactivated();
+      if (!e->active && active) rs.ConnectionActivated();
+      e->active = active;
+      e->state = next;
+    }
+    timeout = TcpTimeout(options_.timeouts, e->state);
+  }
+  e->expires_ns = now + std::chrono::nanoseconds(timeout).count();
+  e->packets++;
+  e->bytes += v.len;
+  ServerSlot& s = *servers_[e->server];
+  if (is_reply) {
+    s.packets_out.fetch_add(1, std::memory_order_relaxed);
+    s.bytes_out.fetch_add(v.len, std::memory_order_relaxed);
+  } else {
+    s.packets_in.fetch_add(1, std::memory_order_relaxed);
+    s.bytes_in.fetch_add(v.len, std::memory_order_relaxed);
+  }
+}
+
+bool PacketServiceImpl::Track(Worker* w, const PacketView& v, Decision* d, DropReason* reason) {
+  const FlowKey key{v.src_ip, v.dst_ip, v.src_port, v.dst_port, v.protocol};
+  const bool inbound = v.dst_ip == vip_.ip;
+  const int64_t now = NowNs();
+  auto lookup = [&](Worker* owner) {
+    std::lock_guard<std::mutex> lock(owner->mu);
+    bool is_reply = false;
+    FlowEntry* e = owner->table.Find(key, &is_reply);
+    if (e == nullptr) return false;
+    // A new SYN on a closed connection starts a new one (ip_vs_in()'s
+    // conn_reuse_mode: the old entry expires, the SYN is scheduled again).
+    if (!is_reply && IsNewSyn(v) &&
+        (e->state == TcpState::kClose || e->state == TcpState::kTimeWait)) {
+      CloseFlow(*e);
+      owner->table.Erase(e);
+      return false;
+    }
+    Update(e, v, is_reply, now);
+    d->server = e->server;
+    d->reply = is_reply;
+    d->rs_ip = e->rs_ip;
+    d->rs_port = e->rs_port;
+    return true;
+  };
+  if (lookup(w)) return true;
+  // The tun steers a nat reply to the queue that last wrote its flow, but only
+  // while its flow cache entry lives (tun.c, 3 s): look in the others too.
+  for (auto& other : workers_) {
+    if (other.get() != w && lookup(other.get())) return true;
+  }
+  if (!inbound || (v.protocol == kProtoTcp && !IsNewSyn(v))) {
+    *reason = DropReason::kNoFlow;
+    return false;
+  }
+  std::shared_ptr<RealServer> rs =
+      service_->Pick(Flow{{v.src_ip, v.src_port}, {v.dst_ip, v.dst_port}});
+  uint32_t index = 0;
+  while (rs != nullptr && index < servers_.size() && servers_[index]->rs != rs) ++index;
+  if (rs == nullptr || index == servers_.size()) {
+    *reason = DropReason::kNoServer;
+    return false;
+  }
+  const Endpoint target = servers_[index]->endpoint;
+  const FlowKey reply{target.ip, v.src_ip, target.port, v.src_port, v.protocol};
+  std::lock_guard<std::mutex> lock(w->mu);
+  FlowEntry* e = w->table.Insert(key, mode_ == Forwarding::kNat ? &reply : nullptr);
+  if (e == nullptr) {
+    *reason = w->table.size() == w->table.capacity() ? DropReason::kTableFull
+                                                     : DropReason::kNoFlow;
+    return false;
+  }
+  e->server = index;
+  e->rs_ip = target.ip;
+  e->rs_port = target.port;
+  // ip_vs_bind_dest() then set_tcp_state(): a new connection is inactive
+  // until it reaches ESTABLISHED.
+  rs->ConnectionOpened(/*active=*/false);
+  servers_[index]->flows.fetch_add(1, std::memory_order_relaxed);
+  Update(e, v, false, now);
+  d->server = index;
+  d->reply = false;
+  d->rs_ip = target.ip;
+  d->rs_port = target.port;
+  return true;
+}
+
+void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
+  size_t nmsg = 0;
+  for (size_t i = 0; i < count; ++i) {
+    uint8_t* buf = w->bufs.data() + i * kBufSize;
+    PacketView v;
+    DropReason reason = DropReason::kCount;
+    if (!ParsePacket(buf, w->lens[i], &v, &reason)) {
+      Drop(w, reason);
+      continue;
+    }
+    const bool to_vip = v.dst_ip == vip_.ip;
+    if ((to_vip && v.dst_port != vip_.port) || (!to_vip && mode_ != Forwarding::kNat)) {
+      Drop(w, DropReason::kNotService);
+      continue;
+    }
+    Decision d;
+    if (!Track(w, v, &d, &reason)) {
+      Drop(w, reason);
+      continue;
+    }
+    ServerSlot& s = *servers_[d.server];
+    switch (mode_) {
+      case Forwarding::kNat: {
+        if (d.reply) {
+          RewriteSource(&v, vip_.ip, vip_.port);
+        } else {
+          RewriteDestination(&v, d.rs_ip, d.rs_port);
+        }
+        // The kernel routes what we write into the tun; one packet per write.
+        if (write(w->tun_fd, v.data, v.len) == static_cast<ssize_t>(v.len)) {
+          w->forwarded.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          Drop(w, DropReason::kSendError);
+        }
+        break;
+      }
+      case Forwarding::kDr: {
+        const uint64_t mac = s.mac.load(std::memory_order_relaxed);
+        if ((mac & kMacKnown) == 0) {
+          Drop(w, DropReason::kNoNeighbour);
+          break;
+        }
+        sockaddr_ll& ll = w->lladdrs[nmsg];
+        ll = sockaddr_ll{};
+        ll.sll_family = AF_PACKET;
+        ll.sll_protocol = htons(ETH_P_IP);
+        ll.sll_ifindex = s.oif;
+        ll.sll_halen = 6;
+        for (int b = 0; b < 6; ++b) ll.sll_addr[b] = static_cast<uint8_t>(mac >> (40 - 8 * b));
+        w->iovs[nmsg][0] = iovec{v.data, v.len};
+        msghdr& m = w->msgs[nmsg].msg_hdr;
+        m = msghdr{};
+        m.msg_name = &ll;
+        m.msg_namelen = sizeof(ll);
+        m.msg_iov = w->iovs[nmsg].data();
+        m.msg_iovlen = 1;
+        ++nmsg;
+        break;
+      }
+      case Forwarding::kTun: {
+        if (v.len + 20 > static_cast<size_t>(s.mtu)) {
+          // RFC 1191: tell the client the MTU left after our 20 bytes
+          // (ip_vs_xmit.c ensure_mtu_is_adequate() for IP-in-IP).
+          if (v.dont_fragment) {
+            const size_t n = BuildIcmpFragNeeded(v, vip_.ip,
+                                                 static_cast<uint16_t>(s.mtu - 20), w->icmp.data());
+            (void)!write(w->tun_fd, w->icmp.data(), n);
+          }
+          Drop(w, DropReason::kTooBig);
+          break;
+        }
+        // RFC 2003 §3.1: outer TTL, DF copied from the inner header.
+        WriteIpv4Header(w->outer[nmsg].data(), kProtoIpip, s.src_ip, d.rs_ip,
+                        static_cast<uint16_t>(v.len + 20), v.dont_fragment, v.data[8]);
+        sockaddr_in& sin = w->inaddrs[nmsg];
+        sin = sockaddr_in{};
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(d.rs_ip);
+        w->iovs[nmsg][0] = iovec{w->outer[nmsg].data(), 20};
+        w->iovs[nmsg][1] = iovec{v.data, v.len};
+        msghdr& m = w->msgs[nmsg].msg_hdr;
+        m = msghdr{};
+        m.msg_name = &sin;
+        m.msg_namelen = sizeof(sin);
+        m.msg_iov = w->iovs[nmsg].data();
+        m.msg_iovlen = 2;
+        ++nmsg;
+        break;
+      }
+      case Forwarding::kProxy:
+        break;
+    }
+  }
+  // One sendmmsg for the batch; a message the kernel refuses is counted and
+  // skipped. At most nmsg rounds.
+  size_t sent = 0;
+  while (sent < nmsg) {
+    int r = sendmmsg(w->send_fd, w->msgs.data() + sent, static_cast<unsigned>(nmsg - sent), 0);
+    if (r > 0) {
+      w->forwarded.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
+      sent += static_cast<size_t>(r);
+    } else {
+      Drop(w, DropReason::kSendError);
+      ++sent;
+    }
+  }
+}
+
+void PacketServiceImpl::Run(Worker* w) {
+  const size_t scan = std::max<size_t>(64, w->table.capacity() / 10);
+  int64_t next_expiry = 0;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    epoll_event events[2];
+    (void)epoll_wait(w->epoll_fd, events, 2, kPollMs);
+    // Drain the queue in batches, bounded per wake-up so expiry runs too.
+    for (int round = 0; round < 64 && !stop_.load(std::memory_order_relaxed); ++round) {
+      size_t count = 0;
+      while (count < kBatch) {
+        ssize_t n = read(w->tun_fd, w->bufs.data() + count * kBufSize, kBufSize);
+        if (n <= 0) break;
+        w->lens[count++] = static_cast<size_t>(n);
+      }
+      if (count == 0) break;
+      w->packets_read.fetch_add(count, std::memory_order_relaxed);
+      ProcessBatch(w, count);
+    }
+    const int64_t now = NowNs();
+    if (now >= next_expiry) {
+      next_expiry = now + int64_t{kPollMs} * 1000000;
+      std::lock_guard<std::mutex> lock(w->mu);
+      w->table.ExpireSome(now, scan, [this](const FlowEntry& e) { CloseFlow(e); });
+    }
+  }
+}
+
+void PacketServiceImpl::ResolveNeighbours(Netlink* nl, bool trigger) {
+  int udp = -1;
+  for (int round = 0; round < 10; ++round) {
+    bool missing = false;
+    for (auto& s : servers_) {
+      auto mac = nl->GetNeighbour(s->oif, s->endpoint.ip);
+      if (mac.ok() && mac->has_value()) {
+        uint64_t v = kMacKnown;
+        for (int b = 0; b < 6; ++b) v |= uint64_t{(**mac)[static_cast<size_t>(b)]} << (40 - 8 * b);
+        s->mac.store(v, std::memory_order_relaxed);
+        continue;
+      }
+      missing = true;
+      if (!trigger) continue;
+      // Any datagram to the server makes the kernel resolve its address
+      // (ARP, RFC 826); port 9 is discard (RFC 863).
+      if (udp < 0) udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      sockaddr_in sin{};
+      sin.sin_family = AF_INET;
+      sin.sin_port = htons(9);
+      sin.sin_addr.s_addr = htonl(s->endpoint.ip);
+      (void)sendto(udp, "", 0, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
+    }
+    if (!missing || !trigger) break;
+    std::unique_lock<std::mutex> lock(maintainer_mu_);
+    maintainer_cv_.wait_for(lock, std::chrono::milliseconds(100),
+                            [this] { return stop_.load(); });
+    if (stop_.load()) break;
+  }
+  if (udp >= 0) close(udp);
+}
+
+void PacketServiceImpl::Maintain() {
+  auto nl = Netlink::Open();
+  if (!nl.ok()) return;
+  while (!stop_.load()) {
+    ResolveNeighbours(&nl.value(), /*trigger=*/true);
+    std::unique_lock<std::mutex> lock(maintainer_mu_);
+    maintainer_cv_.wait_for(lock, std::chrono::milliseconds(500),
+                            [this] { return stop_.load(); });
+  }
+}
+
+PacketServiceSnapshot PacketServiceImpl::Snapshot(size_t max_flows_listed) const {
+  PacketServiceSnapshot snap;
+  snap.name = name_;
+  snap.virtual_address = vip_;
+  snap.forwarding = mode_;
+  snap.tun_name = tun_.name;
+  const int64_t now = NowNs();
+  for (const auto& w : workers_) {
+    snap.packets_read += w->packets_read.load(std::memory_order_relaxed);
+    snap.packets_forwarded += w->forwarded.load(std::memory_order_relaxed);
+    for (size_t r = 0; r < kDropReasonCount; ++r) {
+      snap.drops[r] += w->drops[r].load(std::memory_order_relaxed);
+    }
+    std::lock_guard<std::mutex> lock(w->mu);
+    snap.flows += w->table.size();
+    w->table.ForEach([&](const FlowEntry& e) {
+      if (snap.flow_list.size() >= max_flows_listed) return;
+      FlowInfo f;
+      f.protocol = e.key.protocol;
+      f.client = {e.key.src_ip, e.key.src_port};
+      f.virtual_address = {e.key.dst_ip, e.key.dst_port};
+      f.server = {e.rs_ip, e.rs_port};
+      f.state = e.state;
+      f.expires_in = std::chrono::seconds(std::max<int64_t>(0, (e.expires_ns - now) / 1000000000));
+      snap.flow_list.push_back(f);
+    });
+  }
+  for (const auto& s : servers_) {
+    RealServerStats r;
+    r.address = s->endpoint;
+    r.weight = s->rs->weight();
+    r.up = s->rs->up();
+    r.active = s->rs->active();
+    r.inactive = s->rs->inactive();
+    r.flows = s->flows.load(std::memory_order_relaxed);
+    r.packets_in = s->packets_in.load(std::memory_order_relaxed);
+    r.bytes_in = s->bytes_in.load(std::memory_order_relaxed);
+    r.packets_out = s->packets_out.load(std::memory_order_relaxed);
+    r.bytes_out = s->bytes_out.load(std::memory_order_relaxed);
+    snap.servers.push_back(r);
+  }
+  return snap;
+}
+
+}  // namespace
+
+std::string FormatSnapshot(const PacketServiceSnapshot& s) {
+  // service NAME VIP:PORT MODE TUN
+  // packets_read N / packets_forwarded N / flows N / drop.REASON N
+  // server IP:PORT weight W up U active A inactive I flows F packets_in ...
+  // flow PROTO CLIENT VIP SERVER STATE EXPIRES_S   (ipvsadm -Lnc's columns)
+  std::ostringstream out;
+  out << "service " << s.name << " " << ToString(s.virtual_address) << " "
+      << ToString(s.forwarding) << " " << s.tun_name << "\n";
+  out << "packets_read " << s.packets_read << "\n";
+  out << "packets_forwarded " << s.packets_forwarded << "\n";
+  out << "flows " << s.flows << "\n";
+  for (size_t r = 0; r < kDropReasonCount; ++r) {
+    out << "drop." << ToString(static_cast<DropReason>(r)) << " " << s.drops[r] << "\n";
+  }
+  for (const auto& r : s.servers) {
+    out << "server " << ToString(r.address) << " weight " << r.weight << " up " << r.up
+        << " active " << r.active << " inactive " << r.inactive << " flows " << r.flows
+        << " packets_in " << r.packets_in << " bytes_in " << r.bytes_in << " packets_out "
+        << r.packets_out << " bytes_out " << r.bytes_out << "\n";
+  }
+  for (const auto& f : s.flow_list) {
+    out << "flow " << (f.protocol == kProtoTcp ? "TCP" : "UDP") << " " << ToString(f.client)
+        << " " << ToString(f.virtual_address) << " " << ToString(f.server) << " "
+        << (f.protocol == kProtoTcp ? ToString(f.state) : "UDP") << " " << f.expires_in.count()
+        << "\n";
+  }
+  return out.str();
+}
+
+Result<std::unique_ptr<PacketService>> PacketService::Create(const VirtualServiceConfig& config,
+                                                             std::shared_ptr<Service> service,
+                                                             const PacketServiceOptions& options) {
+  if (service == nullptr) return Status::Error("no service");
+  auto impl = std::make_unique<PacketServiceImpl>(config, std::move(service), options);
+  if (Status st = impl->Init(); !st.ok()) return Status::Error(config.name + ": " + st.message());
+  return std::unique_ptr<PacketService>(std::move(impl));
+}
+
+}  // namespace lbd

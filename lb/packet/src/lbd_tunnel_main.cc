@@ -1,0 +1,120 @@
+// lbd-tunnel --vip VIP[,VIP...] [--dev NAME]
+// Real-server helper for tun mode on kernels without the ipip module:
+// receives IP-in-IP (RFC 2003) on a raw socket (protocol 4), and writes the
+// inner packets addressed to one of the VIPs into a tun device that holds the
+// VIPs as /32 addresses, so the local stack accepts them as if they had
+// arrived decapsulated. The device (and its addresses) goes away at exit
+// (SIGTERM/SIGINT).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "lbd/packet/packet.h"
+#include "lbsched/endpoint.h"
+#include "netlink.h"
+#include "tun.h"
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "lbd-tunnel: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<uint32_t> vips;
+  std::string dev = "lbdtun0";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--vip" && i + 1 < argc) {
+      std::string list = argv[++i];
+      size_t start = 0;
+      while (start <= list.size()) {
+        size_t comma = list.find(',', start);
+        if (comma == std::string::npos) comma = list.size();
+        auto ip = lbd::ParseIpv4(list.substr(start, comma - start));
+        if (!ip.ok()) return Fail(ip.status().message());
+        vips.push_back(ip->ip);
+        start = comma + 1;
+      }
+    } else if (arg == "--dev" && i + 1 < argc) {
+      dev = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: lbd-tunnel --vip VIP[,VIP...] [--dev NAME]\n");
+      return 2;
+    }
+  }
+  if (vips.empty()) return Fail("--vip is required");
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+
+  auto tun = lbd::OpenTun(dev, 1);
+  if (!tun.ok()) return Fail(tun.status().message());
+  const int tun_fd = tun->fds[0];
+  (void)lbd::SetDeviceSysctl(dev, "rp_filter", "0");
+  if (lbd::Status st = lbd::SetLinkUp(dev); !st.ok()) return Fail(st.message());
+  auto nl = lbd::Netlink::Open();
+  if (!nl.ok()) return Fail(nl.status().message());
+  for (uint32_t vip : vips) {
+    if (lbd::Status st = nl->Address(true, tun->ifindex, vip, 32); !st.ok()) {
+      return Fail("address " + lbd::Ipv4ToString(vip) + ": " + st.message());
+    }
+  }
+  // A raw socket for protocol 4 gets every IP-in-IP packet with its outer
+  // header (raw(7)); the kernel then sends no protocol-unreachable.
+  const int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, lbd::kProtoIpip);
+  if (raw < 0) return Fail(std::string("raw socket: ") + strerror(errno));
+  std::fprintf(stderr, "lbd-tunnel: ready on %s\n", dev.c_str());
+  uint64_t delivered = 0, dropped = 0;
+  static uint8_t buf[65536];
+  while (!g_stop) {
+    pollfd pfd{raw, POLLIN, 0};
+    if (poll(&pfd, 1, 200) <= 0) continue;
+    for (int round = 0; round < 64; ++round) {
+      ssize_t n = recv(raw, buf, sizeof(buf), MSG_DONTWAIT);
+      if (n <= 0) break;
+      const size_t len = static_cast<size_t>(n);
+      const size_t outer = len >= 20 ? size_t{static_cast<size_t>(buf[0] & 0x0f) * 4} : 0;
+      if (outer < 20 || outer + 20 > len || buf[9] != lbd::kProtoIpip) {
+        ++dropped;
+        continue;
+      }
+      uint8_t* inner = buf + outer;
+      const size_t inner_len = len - outer;
+      uint32_t dst = 0;
+      std::memcpy(&dst, inner + 16, 4);
+      dst = ntohl(dst);
+      if ((inner[0] >> 4) != 4 || std::find(vips.begin(), vips.end(), dst) == vips.end()) {
+        ++dropped;
+        continue;
+      }
+      if (write(tun_fd, inner, inner_len) == n - static_cast<ssize_t>(outer)) {
+        ++delivered;
+      } else {
+        ++dropped;
+      }
+    }
+  }
+  close(raw);
+  for (uint32_t vip : vips) (void)nl->Address(false, tun->ifindex, vip, 32);
+  close(tun_fd);
+  std::fprintf(stderr, "lbd-tunnel: delivered %llu dropped %llu\n",
+               static_cast<unsigned long long>(delivered), static_cast<unsigned long long>(dropped));
+  return 0;
+}

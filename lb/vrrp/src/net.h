@@ -1,0 +1,82 @@
+// Internal header of lbd_vrrp.
+//
+// The system calls behind an instance: the raw VRRP socket, rtnetlink
+// (addresses and link events) and gratuitous ARP. Addresses are host order.
+//
+// Thread-safety: plain functions on file descriptors owned by the caller.
+#ifndef LBD_VRRP_NET_H_
+#define LBD_VRRP_NET_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lbsched/status.h"
+
+namespace lbd::vrrp::internal {
+
+using Mac = std::array<uint8_t, 6>;
+
+// Owns one file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd();
+  Fd(Fd&& other) noexcept : fd_(other.Release()) {}
+  Fd& operator=(Fd&& other) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string Ipv4String(uint32_t ip);
+std::optional<uint32_t> ParseIpv4(const std::string& text);
+// "a.b.c.d/len" -> address and prefix length.
+std::optional<std::pair<uint32_t, int>> ParsePrefix(const std::string& text);
+
+struct InterfaceInfo {
+  int index = 0;
+  Mac mac{};
+  bool up = false;  // IFF_UP and IFF_RUNNING (keepalived's view of "up")
+};
+Result<InterfaceInfo> LookupInterface(const std::string& name);
+// The interface's first IPv4 address that is not in `exclude` (the VIPs).
+Result<uint32_t> PrimaryAddress(const std::string& name, const std::vector<uint32_t>& exclude);
+
+// Raw IPPROTO_VRRP socket, non-blocking, SO_BINDTODEVICE, source `primary`,
+// TTL and multicast TTL 255, TOS 0xc0 (CS6, as keepalived), multicast loop
+// off, and (unless unicast) member of 224.0.0.18 on the interface.
+Result<Fd> OpenVrrpSocket(const std::string& ifname, int ifindex, uint32_t primary, bool unicast);
+Status SendTo(int fd, std::span<const uint8_t> message, uint32_t destination);
+
+// rtnetlink RTM_NEWADDR / RTM_DELADDR, waiting (bounded) for the kernel's ack.
+// Adding an existing address and removing an absent one succeed.
+Status AddAddress(int ifindex, uint32_t ip, int prefix_length);
+Status DeleteAddress(int ifindex, uint32_t ip, int prefix_length);
+
+// rtnetlink socket subscribed to RTMGRP_LINK, non-blocking.
+Result<Fd> OpenLinkMonitor();
+// Drains the socket; the last up/down state seen for `ifindex`, if any.
+std::optional<bool> ReadLinkEvents(int fd, int ifindex);
+
+// AF_PACKET socket for ARP frames on `ifindex`.
+Result<Fd> OpenArpSocket(int ifindex);
+// ARP request, sender = target = ip, from `mac` to ff:ff:ff:ff:ff:ff, target
+// MAC ff:ff:ff:ff:ff:ff (as keepalived sends them).
+Status SendGratuitousArp(int fd, int ifindex, const Mac& mac, uint32_t ip);
+
+}  // namespace lbd::vrrp::internal
+
+#endif  // LBD_VRRP_NET_H_
