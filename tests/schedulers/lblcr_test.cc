@@ -56,6 +56,17 @@ TEST_F(Lblcr, MemberNotInServiceIsSkipped) {
   EXPECT_EQ(h_.PickDst(kD), 'C');
 }
 
+// Unlike lblc, the overload flag counts here: ip_vs_dest_set_min() skips
+// flagged members, so the set grows past them.
+TEST_F(Lblcr, OverloadFlaggedMemberIsSkipped) {
+  ASSERT_EQ(h_.PickDst(kD), 'A');  // {A}
+  h_.At(0)->SetOverloaded(true);
+  EXPECT_EQ(h_.PickDst(kD), 'B');  // wlc, and B joins: {B, A}
+  h_.At(0)->SetOverloaded(false);
+  Load(0, 1, 0);
+  EXPECT_EQ(h_.PickDst(kD), 'A');  // both members again; A is less loaded
+}
+
 TEST_F(Lblcr, MostLoadedMemberDroppedAfterExpiration) {
   GrowToThree();  // last modified at t0 + 2 s
   clock_.Advance(1s);
