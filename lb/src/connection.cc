@@ -54,8 +54,10 @@ void Connection::Start(Worker* worker, int client_fd, Endpoint client, const Ser
       return;
     }
     ProcessCounters::Inc(worker_->counters().no_server);
-    LBD_LOG(kWarning, "service %s: no real server available for %s, closing",
-            runtime_->name.c_str(), ToString(client).c_str());
+    if (worker_->LogAllowed()) {
+      LBD_LOG(kWarning, "service %s: no real server available for %s, closing",
+              runtime_->name.c_str(), ToString(client).c_str());
+    }
     Finish(/*reset=*/false);
     return;
   }

@@ -296,6 +296,18 @@ TEST_F(LbdTest, CheckRefusesABadConfigWithFileLineColumn) {
   EXPECT_NE(version.out.find("lbd-0.1.0"), std::string::npos);
 }
 
+TEST_F(LbdTest, SampleConfigsInTestDataAreCheckedLikeUsersWould) {
+  auto ok =
+      RunProgram(dir_, {LBD_PATH, "--check", "-c", std::string(LB_TEST_DATA) + "/proxy.yaml"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  std::string bad = std::string(LB_TEST_DATA) + "/bad_unknown_key.yaml";
+  auto r = RunProgram(dir_, {LBD_PATH, "-c", bad, "--check"});
+  EXPECT_EQ(r.exit_code, 1);
+  // The unknown key is on line 9, column 5.
+  EXPECT_NE(r.err.find(bad + ":9:5: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sticky_sessions"), std::string::npos) << r.err;
+}
+
 TEST_F(LbdTest, SighupWithABadFileKeepsTheOldConfigServing) {
   MakeBackends(1);
   StartLbd(MakeConfig(dir_, {WebService("rr")}));

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 #include "lb_test_util.h"
 #include "lbd/lb/mailbox.h"
 #include "lbd/lb/net.h"
@@ -103,6 +105,13 @@ TEST(Mailbox, KeepsOnlyTheNewestValue) {
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(*v, 2);
   EXPECT_EQ(m.Take(), nullptr);
+}
+
+TEST(ConnectionSlot, StaysSmall) {
+  // What an idle connection costs in user space: one slab slot (no pipe, no
+  // buffer while no byte is in flight). The kernel adds its two sockets.
+  std::cout << "sizeof(Connection) = " << sizeof(Connection) << " bytes\n";
+  EXPECT_LE(sizeof(Connection), 512u);
 }
 
 TEST_F(WorkerTest, AccountingFollowsTheConnectionStates) {

@@ -25,18 +25,18 @@
 namespace lbd {
 namespace {
 
-constexpr size_t kBatch = 32;          // packets read from the tun per wake-up
-constexpr size_t kBufSize = 65536;     // a tun packet is at most 64 KiB
-constexpr int kPollMs = 100;           // also the expiry period
-constexpr uint32_t kMainTable = 254;   // RT_TABLE_MAIN
+constexpr size_t kBatch = 32;         // packets read from the tun per wake-up
+constexpr size_t kBufSize = 65536;    // a tun packet is at most 64 KiB
+constexpr int kPollMs = 100;          // also the expiry period
+constexpr uint32_t kMainTable = 254;  // RT_TABLE_MAIN
 constexpr uint64_t kMacKnown = 1ULL << 48;
 
 struct ServerSlot {
   std::shared_ptr<RealServer> rs;
   Endpoint endpoint;
-  int oif = 0;          // dr/tun: egress interface toward the server
-  int mtu = 1500;       // tun: its MTU
-  uint32_t src_ip = 0;  // tun: outer source address
+  int oif = 0;                   // dr/tun: egress interface toward the server
+  int mtu = 1500;                // tun: its MTU
+  uint32_t src_ip = 0;           // tun: outer source address
   std::atomic<uint64_t> mac{0};  // dr: 6 bytes | kMacKnown
   std::atomic<uint64_t> flows{0};
   std::atomic<uint64_t> packets_in{0};
@@ -165,8 +165,8 @@ Status PacketServiceImpl::Init() {
       if (std::find(nat_rules_.begin(), nat_rules_.end(), s->endpoint.ip) != nat_rules_.end()) {
         continue;
       }
-      Status st = nl->Rule(true, s->endpoint.ip, 32, options_.nat_table,
-                           options_.nat_rule_priority);
+      Status st =
+          nl->Rule(true, s->endpoint.ip, 32, options_.nat_table, options_.nat_rule_priority);
       if (!st.ok()) {
         return Status::Error("rule from " + Ipv4ToString(s->endpoint.ip) + ": " + st.message());
       }
@@ -281,7 +281,7 @@ void PacketServiceImpl::CloseFlow(const FlowEntry& e) {
 void PacketServiceImpl::Update(FlowEntry* e, const PacketView& v, bool is_reply, int64_t now) {
   std::chrono::seconds timeout = options_.timeouts.udp;
   if (v.protocol == kProtoTcp) {
-    const TcpDirection dir = is_reply                          ? TcpDirection::kOutput
+    const TcpDirection dir = is_reply                    ? TcpDirection::kOutput
                              : mode_ == Forwarding::kNat ? TcpDirection::kInput
                                                          : TcpDirection::kInputOnly;
     const TcpState next = NextTcpState(e->state, dir, v.tcp_flags);
@@ -356,8 +356,7 @@ bool PacketServiceImpl::Track(Worker* w, const PacketView& v, Decision* d, DropR
   std::lock_guard<std::mutex> lock(w->mu);
   FlowEntry* e = w->table.Insert(key, mode_ == Forwarding::kNat ? &reply : nullptr);
   if (e == nullptr) {
-    *reason = w->table.size() == w->table.capacity() ? DropReason::kTableFull
-                                                     : DropReason::kNoFlow;
+    *reason = w->table.size() == w->table.capacity() ? DropReason::kTableFull : DropReason::kNoFlow;
     return false;
   }
   e->server = index;
@@ -439,8 +438,8 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
           // RFC 1191: tell the client the MTU left after our 20 bytes
           // (ip_vs_xmit.c ensure_mtu_is_adequate() for IP-in-IP).
           if (v.dont_fragment) {
-            const size_t n = BuildIcmpFragNeeded(v, vip_.ip,
-                                                 static_cast<uint16_t>(s.mtu - 20), w->icmp.data());
+            const size_t n =
+                BuildIcmpFragNeeded(v, vip_.ip, static_cast<uint16_t>(s.mtu - 20), w->icmp.data());
             (void)!write(w->tun_fd, w->icmp.data(), n);
           }
           Drop(w, DropReason::kTooBig);
@@ -535,8 +534,7 @@ void PacketServiceImpl::ResolveNeighbours(Netlink* nl, bool trigger) {
     }
     if (!missing || !trigger) break;
     std::unique_lock<std::mutex> lock(maintainer_mu_);
-    maintainer_cv_.wait_for(lock, std::chrono::milliseconds(100),
-                            [this] { return stop_.load(); });
+    maintainer_cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_.load(); });
     if (stop_.load()) break;
   }
   if (udp >= 0) close(udp);
@@ -548,8 +546,7 @@ void PacketServiceImpl::Maintain() {
   while (!stop_.load()) {
     ResolveNeighbours(&nl.value(), /*trigger=*/true);
     std::unique_lock<std::mutex> lock(maintainer_mu_);
-    maintainer_cv_.wait_for(lock, std::chrono::milliseconds(500),
-                            [this] { return stop_.load(); });
+    maintainer_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_.load(); });
   }
 }
 
@@ -605,8 +602,8 @@ std::string FormatSnapshot(const PacketServiceSnapshot& s) {
   // server IP:PORT weight W up U active A inactive I flows F packets_in ...
   // flow PROTO CLIENT VIP SERVER STATE EXPIRES_S   (ipvsadm -Lnc's columns)
   std::ostringstream out;
-  out << "service " << s.name << " " << ToString(s.virtual_address) << " "
-      << ToString(s.forwarding) << " " << s.tun_name << "\n";
+  out << "service " << s.name << " " << ToString(s.virtual_address) << " " << ToString(s.forwarding)
+      << " " << s.tun_name << "\n";
   out << "packets_read " << s.packets_read << "\n";
   out << "packets_forwarded " << s.packets_forwarded << "\n";
   out << "flows " << s.flows << "\n";
@@ -620,8 +617,8 @@ std::string FormatSnapshot(const PacketServiceSnapshot& s) {
         << r.packets_out << " bytes_out " << r.bytes_out << "\n";
   }
   for (const auto& f : s.flow_list) {
-    out << "flow " << (f.protocol == kProtoTcp ? "TCP" : "UDP") << " " << ToString(f.client)
-        << " " << ToString(f.virtual_address) << " " << ToString(f.server) << " "
+    out << "flow " << (f.protocol == kProtoTcp ? "TCP" : "UDP") << " " << ToString(f.client) << " "
+        << ToString(f.virtual_address) << " " << ToString(f.server) << " "
         << (f.protocol == kProtoTcp ? ToString(f.state) : "UDP") << " " << f.expires_in.count()
         << "\n";
   }

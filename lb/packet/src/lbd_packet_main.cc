@@ -104,9 +104,9 @@ int main(int argc, char** argv) {
     }
     std::shared_ptr<lbd::Service> svc = std::move(created.value());
     for (const auto& rs : vs.real_servers) {
-      auto added = svc->AddServer(rs.address, {.weight = rs.weight,
-                                               .upper_threshold = rs.max_conns,
-                                               .lower_threshold = rs.min_conns});
+      auto added = svc->AddServer(
+          rs.address,
+          {.weight = rs.weight, .upper_threshold = rs.max_conns, .lower_threshold = rs.min_conns});
       if (!added.ok()) {
         std::fprintf(stderr, "lbd-packet: %s\n", added.status().message().c_str());
         return 1;
@@ -130,13 +130,11 @@ int main(int argc, char** argv) {
       const lbd::Endpoint ep = rs.address;
       auto checker = lbd::HealthChecker::Create(
           loop, hc, ep,
-          {.on_result = {},
-           .on_state_change =
-               [svc, ep](bool up, const lbd::CheckResult& last) {
-                 std::fprintf(stderr, "lbd-packet: %s %s (%s)\n", lbd::ToString(ep).c_str(),
-                              up ? "up" : "down", last.message.c_str());
-                 (void)svc->SetUp(ep, up);
-               }});
+          {.on_result = {}, .on_state_change = [svc, ep](bool up, const lbd::CheckResult& last) {
+             std::fprintf(stderr, "lbd-packet: %s %s (%s)\n", lbd::ToString(ep).c_str(),
+                          up ? "up" : "down", last.message.c_str());
+             (void)svc->SetUp(ep, up);
+           }});
       if (!checker.ok()) {
         std::fprintf(stderr, "lbd-packet: %s\n", checker.status().message().c_str());
         return 1;
@@ -156,13 +154,13 @@ int main(int argc, char** argv) {
   auto stop = [](struct ev_loop* l, ev_signal*, int) { ev_break(l, EVBREAK_ALL); };
   ev_signal_init(&term, stop, SIGTERM);
   ev_signal_init(&intr, stop, SIGINT);
-  ev_signal_init(&usr1, [](struct ev_loop*, ev_signal* w, int) {
-    WriteStats(static_cast<App*>(w->data));
-  }, SIGUSR1);
+  ev_signal_init(
+      &usr1, [](struct ev_loop*, ev_signal* w, int) { WriteStats(static_cast<App*>(w->data)); },
+      SIGUSR1);
   usr1.data = &app;
-  ev_timer_init(&tick, [](struct ev_loop*, ev_timer* w, int) {
-    WriteStats(static_cast<App*>(w->data));
-  }, 1.0, 1.0);
+  ev_timer_init(
+      &tick, [](struct ev_loop*, ev_timer* w, int) { WriteStats(static_cast<App*>(w->data)); }, 1.0,
+      1.0);
   tick.data = &app;
   ev_signal_start(loop, &term);
   ev_signal_start(loop, &intr);

@@ -115,6 +115,7 @@ int main(int argc, char** argv) {
   for (uint32_t vip : vips) (void)nl->Address(false, tun->ifindex, vip, 32);
   close(tun_fd);
   std::fprintf(stderr, "lbd-tunnel: delivered %llu dropped %llu\n",
-               static_cast<unsigned long long>(delivered), static_cast<unsigned long long>(dropped));
+               static_cast<unsigned long long>(delivered),
+               static_cast<unsigned long long>(dropped));
   return 0;
 }

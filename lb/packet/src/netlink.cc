@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -90,7 +91,7 @@ Status Netlink::Route(bool add, uint32_t dst, int prefix, int oif, uint32_t tabl
   rtmsg rt{};
   rt.rtm_family = AF_INET;
   rt.rtm_dst_len = static_cast<uint8_t>(prefix);
-  rt.rtm_table = table < 256 ? static_cast<uint8_t>(table) : RT_TABLE_UNSPEC;
+  rt.rtm_table = static_cast<uint8_t>(table < 256 ? table : uint32_t{RT_TABLE_UNSPEC});
   rt.rtm_protocol = RTPROT_STATIC;
   rt.rtm_scope = RT_SCOPE_LINK;
   rt.rtm_type = RTN_UNICAST;
@@ -106,10 +107,10 @@ Status Netlink::Rule(bool add, uint32_t src, int prefix, uint32_t table, uint32_
   fib_rule_hdr fr{};
   fr.family = AF_INET;
   fr.src_len = static_cast<uint8_t>(prefix);
-  fr.table = table < 256 ? static_cast<uint8_t>(table) : RT_TABLE_UNSPEC;
+  fr.table = static_cast<uint8_t>(table < 256 ? table : uint32_t{RT_TABLE_UNSPEC});
   fr.action = FR_ACT_TO_TBL;
-  Request r(add ? RTM_NEWRULE : RTM_DELRULE,
-            NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0), &fr, sizeof(fr));
+  Request r(add ? RTM_NEWRULE : RTM_DELRULE, NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0),
+            &fr, sizeof(fr));
   r.Attr32(FRA_SRC, htonl(src));
   r.Attr32(FRA_TABLE, table);
   r.Attr32(FRA_PRIORITY, priority);
@@ -122,8 +123,8 @@ Status Netlink::Address(bool add, int ifindex, uint32_t ip, int prefix) {
   ifa.ifa_prefixlen = static_cast<uint8_t>(prefix);
   ifa.ifa_scope = RT_SCOPE_UNIVERSE;
   ifa.ifa_index = static_cast<uint32_t>(ifindex);
-  Request r(add ? RTM_NEWADDR : RTM_DELADDR,
-            NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0), &ifa, sizeof(ifa));
+  Request r(add ? RTM_NEWADDR : RTM_DELADDR, NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0),
+            &ifa, sizeof(ifa));
   r.Attr32(IFA_LOCAL, htonl(ip));
   r.Attr32(IFA_ADDRESS, htonl(ip));
   return Transact(r.buf, r.hdr()->nlmsg_len);
@@ -200,8 +201,8 @@ Result<std::optional<MacAddress>> Netlink::GetNeighbour(int ifindex, uint32_t ip
       int len = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
       uint32_t dst = 0;
       std::optional<MacAddress> mac;
-      for (auto* a = reinterpret_cast<rtattr*>(reinterpret_cast<uint8_t*>(m) +
-                                               NLMSG_ALIGN(sizeof(*m)));
+      for (auto* a =
+               reinterpret_cast<rtattr*>(reinterpret_cast<uint8_t*>(m) + NLMSG_ALIGN(sizeof(*m)));
            RTA_OK(a, len); a = RTA_NEXT(a, len)) {
         if (a->rta_type == NDA_DST && RTA_PAYLOAD(a) == 4) std::memcpy(&dst, RTA_DATA(a), 4);
         if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) == 6) {
@@ -222,7 +223,7 @@ int InterfaceMtu(int ifindex) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   ifreq ifr{};
-  std::strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  std::memcpy(ifr.ifr_name, name, std::min<size_t>(std::strlen(name), IFNAMSIZ - 1));
   int mtu = ioctl(fd, SIOCGIFMTU, &ifr) == 0 ? ifr.ifr_mtu : -1;
   close(fd);
   return mtu;

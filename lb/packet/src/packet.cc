@@ -55,21 +55,36 @@ void Rewrite(PacketView* p, size_t ip_off, size_t port_off, uint32_t ip, uint16_
 
 const char* ToString(DropReason reason) {
   switch (reason) {
-    case DropReason::kTooShort: return "too_short";
-    case DropReason::kBadVersion: return "bad_version";
-    case DropReason::kBadIhl: return "bad_ihl";
-    case DropReason::kBadTotalLength: return "bad_total_length";
-    case DropReason::kFragment: return "fragment";
-    case DropReason::kTruncatedL4: return "truncated_l4";
-    case DropReason::kUnsupportedProtocol: return "unsupported_protocol";
-    case DropReason::kNotService: return "not_service";
-    case DropReason::kNoFlow: return "no_flow";
-    case DropReason::kTableFull: return "table_full";
-    case DropReason::kNoServer: return "no_server";
-    case DropReason::kNoNeighbour: return "no_neighbour";
-    case DropReason::kTooBig: return "too_big";
-    case DropReason::kSendError: return "send_error";
-    case DropReason::kCount: break;
+    case DropReason::kTooShort:
+      return "too_short";
+    case DropReason::kBadVersion:
+      return "bad_version";
+    case DropReason::kBadIhl:
+      return "bad_ihl";
+    case DropReason::kBadTotalLength:
+      return "bad_total_length";
+    case DropReason::kFragment:
+      return "fragment";
+    case DropReason::kTruncatedL4:
+      return "truncated_l4";
+    case DropReason::kUnsupportedProtocol:
+      return "unsupported_protocol";
+    case DropReason::kNotService:
+      return "not_service";
+    case DropReason::kNoFlow:
+      return "no_flow";
+    case DropReason::kTableFull:
+      return "table_full";
+    case DropReason::kNoServer:
+      return "no_server";
+    case DropReason::kNoNeighbour:
+      return "no_neighbour";
+    case DropReason::kTooBig:
+      return "too_big";
+    case DropReason::kSendError:
+      return "send_error";
+    case DropReason::kCount:
+      break;
   }
   return "unknown";
 }
@@ -165,8 +180,8 @@ size_t BuildIcmpFragNeeded(const PacketView& original, uint32_t src_ip, uint16_t
                   /*dont_fragment=*/false, 64);
   uint8_t* icmp = out + 20;
   std::memset(icmp, 0, 8);
-  icmp[0] = 3;  // destination unreachable
-  icmp[1] = 4;  // fragmentation needed and DF set
+  icmp[0] = 3;                             // destination unreachable
+  icmp[1] = 4;                             // fragmentation needed and DF set
   Store16(icmp + 6, htons(next_hop_mtu));  // RFC 1191 §4
   std::memcpy(icmp + 8, original.data, quoted);
   Store16(icmp + 2, InternetChecksum(icmp, 8 + quoted));

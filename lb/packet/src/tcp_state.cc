@@ -49,18 +49,30 @@ constexpr TcpState kTable[3][4][kStates] = {
 
 const char* ToString(TcpState state) {
   switch (state) {
-    case TcpState::kNone: return "NONE";
-    case TcpState::kEstablished: return "ESTABLISHED";
-    case TcpState::kSynSent: return "SYN_SENT";
-    case TcpState::kSynRecv: return "SYN_RECV";
-    case TcpState::kFinWait: return "FIN_WAIT";
-    case TcpState::kTimeWait: return "TIME_WAIT";
-    case TcpState::kClose: return "CLOSE";
-    case TcpState::kCloseWait: return "CLOSE_WAIT";
-    case TcpState::kLastAck: return "LAST_ACK";
-    case TcpState::kListen: return "LISTEN";
-    case TcpState::kSynAck: return "SYNACK";
-    case TcpState::kCount: break;
+    case TcpState::kNone:
+      return "NONE";
+    case TcpState::kEstablished:
+      return "ESTABLISHED";
+    case TcpState::kSynSent:
+      return "SYN_SENT";
+    case TcpState::kSynRecv:
+      return "SYN_RECV";
+    case TcpState::kFinWait:
+      return "FIN_WAIT";
+    case TcpState::kTimeWait:
+      return "TIME_WAIT";
+    case TcpState::kClose:
+      return "CLOSE";
+    case TcpState::kCloseWait:
+      return "CLOSE_WAIT";
+    case TcpState::kLastAck:
+      return "LAST_ACK";
+    case TcpState::kListen:
+      return "LISTEN";
+    case TcpState::kSynAck:
+      return "SYNACK";
+    case TcpState::kCount:
+      break;
   }
   return "UNKNOWN";
 }
@@ -88,18 +100,30 @@ std::chrono::seconds TcpTimeout(const FlowTimeouts& timeouts, TcpState state) {
   using std::chrono::seconds;
   // ip_vs_proto_tcp.c tcp_timeouts[].
   switch (state) {
-    case TcpState::kNone: return seconds(2);
-    case TcpState::kEstablished: return timeouts.tcp;
-    case TcpState::kSynSent: return seconds(120);
-    case TcpState::kSynRecv: return seconds(60);
-    case TcpState::kFinWait: return timeouts.tcp_fin;
-    case TcpState::kTimeWait: return seconds(120);
-    case TcpState::kClose: return seconds(10);
-    case TcpState::kCloseWait: return seconds(60);
-    case TcpState::kLastAck: return seconds(30);
-    case TcpState::kListen: return seconds(120);
-    case TcpState::kSynAck: return seconds(120);
-    case TcpState::kCount: break;
+    case TcpState::kNone:
+      return seconds(2);
+    case TcpState::kEstablished:
+      return timeouts.tcp;
+    case TcpState::kSynSent:
+      return seconds(120);
+    case TcpState::kSynRecv:
+      return seconds(60);
+    case TcpState::kFinWait:
+      return timeouts.tcp_fin;
+    case TcpState::kTimeWait:
+      return seconds(120);
+    case TcpState::kClose:
+      return seconds(10);
+    case TcpState::kCloseWait:
+      return seconds(60);
+    case TcpState::kLastAck:
+      return seconds(30);
+    case TcpState::kListen:
+      return seconds(120);
+    case TcpState::kSynAck:
+      return seconds(120);
+    case TcpState::kCount:
+      break;
   }
   return seconds(2);
 }

@@ -1,13 +1,14 @@
 #include "tun.h"
 
+// net/if.h first: linux/if_tun.h would otherwise pull in the clashing linux/if.h.
 #include <fcntl.h>
-#include <linux/if.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -28,7 +29,7 @@ Result<TunDevice> OpenTun(const std::string& name, int queues) {
     }
     ifreq ifr{};
     ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
-    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    std::memcpy(ifr.ifr_name, name.data(), std::min<size_t>(name.size(), IFNAMSIZ - 1));
     if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
       int err = errno;
       close(fd);
@@ -45,7 +46,7 @@ Status SetLinkUp(const std::string& name) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::Error(std::string("socket: ") + strerror(errno));
   ifreq ifr{};
-  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  std::memcpy(ifr.ifr_name, name.data(), std::min<size_t>(name.size(), IFNAMSIZ - 1));
   Status st;
   if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) {
     st = Status::Error("SIOCGIFFLAGS " + name + ": " + strerror(errno));

@@ -1,5 +1,7 @@
 #include "instance.h"
 
+#include "lbd/vrrp/receive.h"
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -196,29 +198,27 @@ void Instance::ReadAdverts() {
       if (errno == EINTR) continue;
       break;  // EAGAIN, or an error we cannot act on; the watcher stays
     }
-    const Decoded d = DecodeIpPacket(std::span<const uint8_t>(buffer, static_cast<size_t>(n)),
-                                     policy_);
-    if (d.source == primary_ip_ && !d.drop) continue;  // our own advert
+    const Received r = ReceiveAdvert(std::span<const uint8_t>(buffer, static_cast<size_t>(n)),
+                                     policy_, primary_ip_, Clock::now(), &router_, &counters_);
+    const Decoded& d = r.decoded;
     if (d.drop) {
-      const uint64_t count = ++counters_.dropped[static_cast<size_t>(*d.drop)];
+      const uint64_t count = counters_.dropped[static_cast<size_t>(*d.drop)];
       if (LogThisDrop(count)) {
         Log("dropped an advert from " + Ipv4String(d.source) + ": " + ToString(*d.drop) + " (" +
             std::to_string(count) + " so far)");
       }
       continue;
     }
-    ++counters_.adverts_received;
-    if (d.advert.priority == kPriorityStop) ++counters_.priority_zero_received;
-    if (d.address_mismatch && LogThisDrop(++counters_.address_mismatch)) {
+    if (r.own) continue;
+    if (d.address_mismatch && LogThisDrop(counters_.address_mismatch)) {
       Log("advert from " + Ipv4String(d.source) + " lists other virtual IPs than ours");
     }
-    if (d.interval_mismatch && LogThisDrop(++counters_.interval_mismatch)) {
+    if (d.interval_mismatch && LogThisDrop(counters_.interval_mismatch)) {
       Log("advert from " + Ipv4String(d.source) + " has interval " +
           std::to_string(d.advert.interval_cs * 10) + "ms, ours " +
           std::to_string(policy_.interval_cs * 10) + "ms");
     }
-    Apply(router_.OnAdvert(Clock::now(), d.advert.priority, Micros(d.advert.interval_cs * 10'000),
-                           d.source));
+    Apply(r.actions);
   }
   Rearm();
 }

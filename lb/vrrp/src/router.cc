@@ -65,7 +65,10 @@ Actions Router::Start(TimePoint now) {
   if (fault_) {
     state_ = State::kFault;
     deadline_.reset();
-    return Actions{.transition = State::kFault, .remove_vips = true};
+    Actions a;
+    a.transition = State::kFault;
+    a.remove_vips = true;
+    return a;
   }
   master_advert_interval_ = config_.advert_interval;
   if (config_.preempt_delay.count() > 0) preempt_until_ = now + config_.preempt_delay;

@@ -51,7 +51,7 @@ struct PacketServiceOptions {
   FlowTimeouts timeouts;          // Default: ipvsadm's 900 s / 120 s / 300 s.
   std::string tun_name = "lbd0";  // the device to create. Default: "lbd0".
   // nat: the routing table for replies and the priority of its rules.
-  uint32_t nat_table = 19522;        // Default: 19522.
+  uint32_t nat_table = 19522;         // Default: 19522.
   uint32_t nat_rule_priority = 1000;  // Default: 1000.
   const Clock* clock = nullptr;       // Default: SteadyClock().
 };
@@ -62,8 +62,8 @@ struct RealServerStats {
   bool up = true;
   int active = 0;
   int inactive = 0;
-  uint64_t flows = 0;        // flows ever scheduled to it
-  uint64_t packets_in = 0;   // client -> server, forwarded
+  uint64_t flows = 0;       // flows ever scheduled to it
+  uint64_t packets_in = 0;  // client -> server, forwarded
   uint64_t bytes_in = 0;
   uint64_t packets_out = 0;  // server -> client through the director (nat only)
   uint64_t bytes_out = 0;

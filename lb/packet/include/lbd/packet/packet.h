@@ -18,20 +18,20 @@ namespace lbd {
 
 // Why a packet was not forwarded. kCount is the number of reasons.
 enum class DropReason : uint8_t {
-  kTooShort,        // shorter than an IPv4 header
-  kBadVersion,      // not IPv4
-  kBadIhl,          // header length < 20 or beyond the buffer
-  kBadTotalLength,  // total length < header length or > bytes read
-  kFragment,        // MF set or offset != 0 (not reassembled, as IPVS without defrag)
-  kTruncatedL4,     // TCP/UDP header incomplete (TCP data offset < 5 or beyond the packet)
+  kTooShort,             // shorter than an IPv4 header
+  kBadVersion,           // not IPv4
+  kBadIhl,               // header length < 20 or beyond the buffer
+  kBadTotalLength,       // total length < header length or > bytes read
+  kFragment,             // MF set or offset != 0 (not reassembled, as IPVS without defrag)
+  kTruncatedL4,          // TCP/UDP header incomplete (TCP data offset < 5 or beyond the packet)
   kUnsupportedProtocol,  // neither TCP nor UDP
-  kNotService,      // destination is not the service's VIP:port
-  kNoFlow,          // not a SYN and no flow (IPVS: ip_vs_in() drops it)
-  kTableFull,       // the flow table has no room for a new flow
-  kNoServer,        // the scheduler found no usable real server
-  kNoNeighbour,     // dr: the real server's MAC is not known yet
-  kTooBig,          // tun: encapsulated size > MTU (ICMP frag-needed sent when DF set)
-  kSendError,       // the kernel refused the packet
+  kNotService,           // destination is not the service's VIP:port
+  kNoFlow,               // not a SYN and no flow (IPVS: ip_vs_in() drops it)
+  kTableFull,            // the flow table has no room for a new flow
+  kNoServer,             // the scheduler found no usable real server
+  kNoNeighbour,          // dr: the real server's MAC is not known yet
+  kTooBig,               // tun: encapsulated size > MTU (ICMP frag-needed sent when DF set)
+  kSendError,            // the kernel refused the packet
   kCount,
 };
 inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
@@ -51,14 +51,14 @@ inline constexpr uint8_t kTcpAck = 0x10;
 // A validated packet: fields in host byte order, offsets into `data`.
 struct PacketView {
   uint8_t* data = nullptr;
-  size_t len = 0;           // the IP total length (trailing padding ignored)
-  size_t l4_offset = 0;     // IHL * 4
+  size_t len = 0;        // the IP total length (trailing padding ignored)
+  size_t l4_offset = 0;  // IHL * 4
   uint8_t protocol = 0;
   uint32_t src_ip = 0;
   uint32_t dst_ip = 0;
   uint16_t src_port = 0;
   uint16_t dst_port = 0;
-  uint8_t tcp_flags = 0;    // TCP only
+  uint8_t tcp_flags = 0;  // TCP only
   bool dont_fragment = false;
 };
 
