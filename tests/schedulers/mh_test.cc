@@ -78,7 +78,8 @@ TEST(Mh, RemovingOneOfNMovesAboutOneNth) {
   }
   const double frac = static_cast<double>(moved) / kSample;
   EXPECT_NEAR(frac, 1.0 / kN, 0.01) << "moved " << moved;  // measured: 0.103
-  EXPECT_LT(static_cast<double>(moved_elsewhere) / kSample, 0.03)
+  // Measured: 0.3% of all keys.
+  EXPECT_LT(static_cast<double>(moved_elsewhere) / kSample, 0.01)
       << "keys of surviving servers moved";
 }
 
