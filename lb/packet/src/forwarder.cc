@@ -147,6 +147,7 @@ Status PacketServiceImpl::Init() {
   // Packets written into the tun carry the clients' (or servers') addresses:
   // no reverse-path filter on it (the kernel uses max(all, dev)).
   (void)SetDeviceSysctl(tun_.name, "rp_filter", "0");
+  (void)DisableIpv6(tun_.name);
   if (Status st = SetLinkUp(tun_.name); !st.ok()) return st;
   auto nl = Netlink::Open();
   if (!nl.ok()) return nl.status();

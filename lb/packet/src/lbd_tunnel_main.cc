@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   if (!tun.ok()) return Fail(tun.status().message());
   const int tun_fd = tun->fds[0];
   (void)lbd::SetDeviceSysctl(dev, "rp_filter", "0");
+  (void)lbd::DisableIpv6(dev);
   if (lbd::Status st = lbd::SetLinkUp(dev); !st.ok()) return Fail(st.message());
   auto nl = lbd::Netlink::Open();
   if (!nl.ok()) return Fail(nl.status().message());

@@ -1,6 +1,5 @@
 #include "tun.h"
 
-// net/if.h first: linux/if_tun.h would otherwise pull in the clashing linux/if.h.
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
@@ -58,6 +57,15 @@ Status SetLinkUp(const std::string& name) {
   }
   close(fd);
   return st;
+}
+
+Status DisableIpv6(const std::string& dev) {
+  const std::string path = "/proc/sys/net/ipv6/conf/" + dev + "/disable_ipv6";
+  std::ofstream out(path);
+  out << "1";
+  out.flush();
+  if (!out) return Status::Error("cannot write " + path);
+  return Status::Ok();
 }
 
 Status SetDeviceSysctl(const std::string& dev, const std::string& key, const std::string& value) {

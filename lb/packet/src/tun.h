@@ -27,6 +27,9 @@ Result<TunDevice> OpenTun(const std::string& name, int queues);
 Status SetLinkUp(const std::string& name);
 // Writes `value` to /proc/sys/net/ipv4/conf/<dev>/<key>.
 Status SetDeviceSysctl(const std::string& dev, const std::string& key, const std::string& value);
+// net.ipv6.conf.<dev>.disable_ipv6 = 1: no link-local address, no router
+// solicitations read back as packets to drop.
+Status DisableIpv6(const std::string& dev);
 
 }  // namespace lbd
 
