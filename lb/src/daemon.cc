@@ -288,6 +288,7 @@ void Daemon::Publish() {
 }
 
 Status Daemon::Reload() {
+  if (shutting_down_) return Status::Error("lbd is shutting down; reload refused");
   LBD_LOG(kInfo, "reloading %s", config_.file.c_str());
   LoadResult loaded = LoadConfigFile(config_.file);
   if (!loaded.config) {

@@ -258,6 +258,22 @@ TEST_F(LbdTest, LbctlWeightDrainAndDisableChangeTheDistributionAtOnce) {
   EXPECT_EQ(lbd_->Ctl({"status"}).exit_code, 0);
 }
 
+TEST_F(LbdTest, MaxConnsOverloadsAServerUntilItDropsBelowMinConns) {
+  MakeBackends(2);
+  std::string config = MakeConfig(dir_, {WebService("rr")});
+  std::string b0 = "{address: " + backends_[0]->address() + ", weight: 1}";
+  config.replace(config.find(b0), b0.size(),
+                 "{address: " + backends_[0]->address() + ", weight: 1, max_conns: 1}");
+  StartLbd(config);
+  Fd held = Connect(vip_);  // rr: b0, which is now at its limit
+  ASSERT_TRUE(SendAll(held.get(), "HOLD\n"));
+  ASSERT_TRUE(WaitFor([&] { return backends_[0]->accepted() == 1; }));
+  EXPECT_EQ(Count(vip_, 3), (std::map<std::string, int>{{"b1", 3}}));
+  held.Reset();
+  // Below 3/4 of max_conns (no min_conns): b0 takes connections again.
+  ASSERT_TRUE(WaitFor([&] { return AskId(vip_) == "b0"; }));
+}
+
 TEST_F(LbdTest, NoServerUpClosesTheClientOrUsesTheSorryServer) {
   MakeBackends(1);
   Backend sorry("sorry");

@@ -29,16 +29,16 @@ Status SendGratuitousArp(int fd, int ifindex, const Mac& mac, uint32_t ip) {
   uint8_t frame[42] = {};
   const uint8_t broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
   const uint32_t net_ip = htonl(ip);
-  std::memcpy(frame, broadcast, 6);           // Ethernet destination
-  std::memcpy(frame + 6, mac.data(), 6);      // source: the NIC's MAC (no use_vmac)
-  frame[12] = 0x08;                           // EtherType ARP
+  std::memcpy(frame, broadcast, 6);       // Ethernet destination
+  std::memcpy(frame + 6, mac.data(), 6);  // source: the NIC's MAC (no use_vmac)
+  frame[12] = 0x08;                       // EtherType ARP
   frame[13] = 0x06;
   const uint8_t arp_head[8] = {0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x01};  // Ethernet/IPv4 request
   std::memcpy(frame + 14, arp_head, 8);
-  std::memcpy(frame + 22, mac.data(), 6);     // sender MAC
-  std::memcpy(frame + 28, &net_ip, 4);        // sender IP = VIP
-  std::memcpy(frame + 32, broadcast, 6);      // target MAC (keepalived: broadcast)
-  std::memcpy(frame + 38, &net_ip, 4);        // target IP = VIP
+  std::memcpy(frame + 22, mac.data(), 6);  // sender MAC
+  std::memcpy(frame + 28, &net_ip, 4);     // sender IP = VIP
+  std::memcpy(frame + 32, broadcast, 6);   // target MAC (keepalived: broadcast)
+  std::memcpy(frame + 38, &net_ip, 4);     // target IP = VIP
   sockaddr_ll to{};
   to.sll_family = AF_PACKET;
   to.sll_protocol = htons(ETH_P_ARP);

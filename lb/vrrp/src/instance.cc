@@ -1,12 +1,12 @@
 #include "instance.h"
 
-#include "lbd/vrrp/receive.h"
-
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+
+#include "lbd/vrrp/receive.h"
 
 namespace lbd::vrrp::internal {
 namespace {
@@ -20,15 +20,11 @@ bool LogThisDrop(uint64_t count) { return count <= 3 || count % 1000 == 0; }
 
 Instance::Instance(struct ev_loop* loop, const VrrpInstanceConfig& config, const Options& options,
                    CommandRunner* runner)
-    : loop_(loop),
-      config_(config),
-      options_(options),
-      runner_(runner),
-      router_(RouterConfig{}) {}
+    : loop_(loop), config_(config), options_(options), runner_(runner), router_(RouterConfig{}) {}
 
 Result<std::unique_ptr<Instance>> Instance::Create(struct ev_loop* loop,
-                                                  const VrrpInstanceConfig& config,
-                                                  const Options& options, CommandRunner* runner) {
+                                                   const VrrpInstanceConfig& config,
+                                                   const Options& options, CommandRunner* runner) {
   std::unique_ptr<Instance> self(new Instance(loop, config, options, runner));
   const std::string where = "vrrp " + config.name + ": ";
   if (config.version != 2 && config.version != 3) {
@@ -256,7 +252,8 @@ void Instance::Rearm() {
   if (stopped_) return;
   auto deadline = router_.deadline();
   if (!deadline) return;
-  const double after = std::max(0.0, std::chrono::duration<double>(*deadline - Clock::now()).count());
+  const double after =
+      std::max(0.0, std::chrono::duration<double>(*deadline - Clock::now()).count());
   ev_timer_set(&timer_, after, 0.);
   ev_timer_start(loop_, &timer_);
 }
@@ -341,8 +338,7 @@ InstanceStatus Instance::Snapshot() const {
   s.state = router_.state();
   s.priority = config_.priority;
   s.effective_priority = router_.effective_priority();
-  if (router_.master_ip() != 0 &&
-      (s.state == State::kMaster || s.state == State::kBackup)) {
+  if (router_.master_ip() != 0 && (s.state == State::kMaster || s.state == State::kBackup)) {
     s.master_ip = Ipv4String(router_.master_ip());
   }
   s.primary_ip = Ipv4String(primary_ip_);

@@ -28,8 +28,8 @@ class Instance {
  public:
   // REQUIRES: loop, runner and options outlive the instance.
   static Result<std::unique_ptr<Instance>> Create(struct ev_loop* loop,
-                                                 const VrrpInstanceConfig& config,
-                                                 const Options& options, CommandRunner* runner);
+                                                  const VrrpInstanceConfig& config,
+                                                  const Options& options, CommandRunner* runner);
   ~Instance();
   Instance(const Instance&) = delete;
   Instance& operator=(const Instance&) = delete;

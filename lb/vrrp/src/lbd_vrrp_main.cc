@@ -21,8 +21,8 @@ void PrintStatus(const Vrrp& vrrp) {
     std::string drops;
     for (size_t i = 0; i < c.dropped.size(); ++i) {
       if (c.dropped[i] == 0) continue;
-      drops += std::string(" ") + lbd::vrrp::ToString(static_cast<lbd::vrrp::DropReason>(i)) +
-               "=" + std::to_string(c.dropped[i]);
+      drops += std::string(" ") + lbd::vrrp::ToString(static_cast<lbd::vrrp::DropReason>(i)) + "=" +
+               std::to_string(c.dropped[i]);
     }
     std::fprintf(stderr,
                  "status %s state=%s priority=%d effective=%d master=%s sent=%llu received=%llu "
@@ -33,7 +33,8 @@ void PrintStatus(const Vrrp& vrrp) {
                  static_cast<unsigned long long>(c.adverts_received),
                  static_cast<unsigned long long>(c.priority_zero_sent),
                  static_cast<unsigned long long>(c.priority_zero_received),
-                 static_cast<unsigned long long>(c.garps_sent), drops.empty() ? " none" : drops.c_str());
+                 static_cast<unsigned long long>(c.garps_sent),
+                 drops.empty() ? " none" : drops.c_str());
   }
 }
 
@@ -66,7 +67,8 @@ int main(int argc, char** argv) {
   if (file.empty()) return Usage();
   lbd::LoadResult loaded = lbd::LoadConfigFile(file);
   if (!loaded.config) {
-    for (const lbd::ConfigError& e : loaded.errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
+    for (const lbd::ConfigError& e : loaded.errors)
+      std::fprintf(stderr, "%s\n", e.ToString().c_str());
     return 1;
   }
   if (loaded.config->vrrp.empty()) {

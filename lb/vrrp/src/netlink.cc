@@ -1,12 +1,11 @@
 // rtnetlink: virtual IPs (RTM_NEWADDR / RTM_DELADDR) and link events.
+#include <arpa/inet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <cerrno>
 #include <cstring>
@@ -24,8 +23,7 @@ struct AddressRequest {
   char attributes[64];
 };
 
-void AddAttribute(nlmsghdr* header, size_t capacity, uint16_t type, const void* data,
-                  size_t size) {
+void AddAttribute(nlmsghdr* header, size_t capacity, uint16_t type, const void* data, size_t size) {
   const size_t offset = NLMSG_ALIGN(header->nlmsg_len);
   const size_t length = RTA_LENGTH(size);
   if (offset + RTA_ALIGN(length) > capacity) return;  // sized for our few attributes
@@ -37,8 +35,8 @@ void AddAttribute(nlmsghdr* header, size_t capacity, uint16_t type, const void* 
 }
 
 // One request, one ack: RFC 3549's request/ack exchange, with a 2 s bound.
-Status AddressRequestAck(uint16_t type, uint16_t flags, int ifindex, uint32_t ip,
-                         int prefix_length, int ok_errno) {
+Status AddressRequestAck(uint16_t type, uint16_t flags, int ifindex, uint32_t ip, int prefix_length,
+                         int ok_errno) {
   Fd fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
   if (fd.get() < 0) return Status::Error(std::string("netlink socket: ") + std::strerror(errno));
   timeval timeout{2, 0};

@@ -19,8 +19,8 @@ Received ReceiveAdvert(std::span<const uint8_t> packet, const RxPolicy& policy, 
   if (d.advert.priority == kPriorityStop) ++counters->priority_zero_received;
   if (d.address_mismatch) ++counters->address_mismatch;
   if (d.interval_mismatch) ++counters->interval_mismatch;
-  r.actions = router->OnAdvert(now, d.advert.priority, Micros(d.advert.interval_cs * 10'000),
-                               d.source);
+  r.actions =
+      router->OnAdvert(now, d.advert.priority, Micros(d.advert.interval_cs * 10'000), d.source);
   return r;
 }
 

@@ -17,9 +17,7 @@
 namespace lbd::vrrp::internal {
 namespace {
 
-Status Errno(const std::string& what) {
-  return Status::Error(what + ": " + std::strerror(errno));
-}
+Status Errno(const std::string& what) { return Status::Error(what + ": " + std::strerror(errno)); }
 
 Status SetInt(int fd, int level, int name, int value, const char* what) {
   if (setsockopt(fd, level, name, &value, sizeof(value)) != 0) return Errno(what);
@@ -101,8 +99,7 @@ Result<uint32_t> PrimaryAddress(const std::string& name, const std::vector<uint3
   return *found;
 }
 
-Result<Fd> OpenVrrpSocket(const std::string& ifname, int ifindex, uint32_t primary,
-                          bool unicast) {
+Result<Fd> OpenVrrpSocket(const std::string& ifname, int ifindex, uint32_t primary, bool unicast) {
   Fd fd(socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, kIpProtoVrrp));
   if (fd.get() < 0) return Errno("raw socket (protocol 112)");
   if (setsockopt(fd.get(), SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(),

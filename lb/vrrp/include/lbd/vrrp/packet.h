@@ -23,17 +23,17 @@
 
 namespace lbd::vrrp {
 
-inline constexpr uint8_t kIpProtoVrrp = 112;           // IANA protocol number
-inline constexpr uint32_t kVrrpGroup = 0xe0000012;     // 224.0.0.18 (RFC 5798 §5.1.1.2)
-inline constexpr uint8_t kVrrpTtl = 255;               // RFC 5798 §5.1.1.3
-inline constexpr uint8_t kTypeAdvertisement = 1;       // RFC 5798 §5.2.2
-inline constexpr uint8_t kPriorityStop = 0;            // RFC 5798 §5.2.4
-inline constexpr uint8_t kPriorityOwner = 255;         // RFC 5798 §5.2.4
-inline constexpr size_t kHeaderSize = 8;               // both versions
-inline constexpr size_t kAuthDataSize = 8;             // RFC 3768 §5.3.10
-inline constexpr uint8_t kAuthNone = 0;                // RFC 3768 §5.3.6
-inline constexpr uint8_t kAuthSimple = 1;              // RFC 2338 §5.3.6.1 (keepalived PASS)
-inline constexpr int kMaxV3IntervalCs = 0x0fff;        // 12 bits, RFC 5798 §5.2.7
+inline constexpr uint8_t kIpProtoVrrp = 112;        // IANA protocol number
+inline constexpr uint32_t kVrrpGroup = 0xe0000012;  // 224.0.0.18 (RFC 5798 §5.1.1.2)
+inline constexpr uint8_t kVrrpTtl = 255;            // RFC 5798 §5.1.1.3
+inline constexpr uint8_t kTypeAdvertisement = 1;    // RFC 5798 §5.2.2
+inline constexpr uint8_t kPriorityStop = 0;         // RFC 5798 §5.2.4
+inline constexpr uint8_t kPriorityOwner = 255;      // RFC 5798 §5.2.4
+inline constexpr size_t kHeaderSize = 8;            // both versions
+inline constexpr size_t kAuthDataSize = 8;          // RFC 3768 §5.3.10
+inline constexpr uint8_t kAuthNone = 0;             // RFC 3768 §5.3.6
+inline constexpr uint8_t kAuthSimple = 1;           // RFC 2338 §5.3.6.1 (keepalived PASS)
+inline constexpr int kMaxV3IntervalCs = 0x0fff;     // 12 bits, RFC 5798 §5.2.7
 
 struct Advert {
   int version = 3;  // 2 | 3
@@ -42,9 +42,9 @@ struct Advert {
   // Advertisement interval in centiseconds. Version 2 carries whole seconds
   // (RFC 3768 §5.3.7), so it is a multiple of 100 there.
   int interval_cs = 100;
-  uint8_t auth_type = kAuthNone;          // version 2 only
+  uint8_t auth_type = kAuthNone;                   // version 2 only
   std::array<uint8_t, kAuthDataSize> auth_data{};  // version 2 only; NUL-padded password
-  std::vector<uint32_t> addresses;        // the virtual IPs
+  std::vector<uint32_t> addresses;                 // the virtual IPs
 };
 
 // RFC 1071 one's-complement sum folded and inverted. `initial` is a partial
@@ -61,18 +61,18 @@ std::vector<uint8_t> EncodeAdvert(const Advert& advert, uint32_t source, uint32_
 
 // Why a received packet was dropped. Each kind is counted separately.
 enum class DropReason : uint8_t {
-  kIpHeader,       // not IPv4, bad IHL, fragment, not protocol 112, length over what was read
-  kTooShort,       // IP payload shorter than a VRRP header
-  kTtl,            // TTL != 255 on a multicast advert (RFC 5798 §7.1)
-  kVersion,        // not the configured version (v2 and v3 do not interoperate)
-  kType,           // not an advertisement
-  kAddressCount,   // the address count does not fit the packet length
-  kChecksum,       // RFC 5798 §7.1 / RFC 3768 §7.1
-  kVrid,           // another virtual router
-  kDestination,    // multicast advert on a unicast instance, or the reverse
-  kAuthType,       // v2: auth type differs from ours (RFC 3768 §7.1)
-  kAuthPassword,   // v2: simple password differs
-  kInterval,       // v2: advert interval differs from ours (RFC 3768 §7.1)
+  kIpHeader,      // not IPv4, bad IHL, fragment, not protocol 112, length over what was read
+  kTooShort,      // IP payload shorter than a VRRP header
+  kTtl,           // TTL != 255 on a multicast advert (RFC 5798 §7.1)
+  kVersion,       // not the configured version (v2 and v3 do not interoperate)
+  kType,          // not an advertisement
+  kAddressCount,  // the address count does not fit the packet length
+  kChecksum,      // RFC 5798 §7.1 / RFC 3768 §7.1
+  kVrid,          // another virtual router
+  kDestination,   // multicast advert on a unicast instance, or the reverse
+  kAuthType,      // v2: auth type differs from ours (RFC 3768 §7.1)
+  kAuthPassword,  // v2: simple password differs
+  kInterval,      // v2: advert interval differs from ours (RFC 3768 §7.1)
 };
 inline constexpr size_t kDropReasonCount = 12;
 const char* ToString(DropReason reason);
@@ -81,9 +81,9 @@ const char* ToString(DropReason reason);
 struct RxPolicy {
   int version = 3;
   uint8_t vrid = 0;
-  std::string auth_pass;  // v2: empty = auth type 0
-  int interval_cs = 100;  // ours; v2 requires equality, v3 only notes a mismatch
-  bool unicast = false;   // unicast_peers configured: no TTL check, unicast destination
+  std::string auth_pass;              // v2: empty = auth type 0
+  int interval_cs = 100;              // ours; v2 requires equality, v3 only notes a mismatch
+  bool unicast = false;               // unicast_peers configured: no TTL check, unicast destination
   std::vector<uint32_t> virtual_ips;  // ours, to note count/list mismatches
   // v3 unicast: accept the pre-1.3 keepalived checksum computed with
   // 224.0.0.18 as pseudo-header destination. Default: true.

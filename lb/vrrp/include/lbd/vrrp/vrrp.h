@@ -94,8 +94,8 @@ class Vrrp : public ServiceTracker {
   // Resolves the interfaces and opens the sockets; nothing is sent yet.
   // REQUIRES: `loop` outlives the Vrrp; configs as validated by lbd_conf.
   static Result<std::unique_ptr<Vrrp>> Create(struct ev_loop* loop,
-                                             const std::vector<VrrpInstanceConfig>& configs,
-                                             const Options& options);
+                                              const std::vector<VrrpInstanceConfig>& configs,
+                                              const Options& options);
 
   ~Vrrp() override = default;
   Vrrp(const Vrrp&) = delete;
