@@ -38,18 +38,18 @@ struct StatusRange {
 // A service's health check; real servers may override any field.
 struct HealthCheckConfig {
   HealthCheckType type = HealthCheckType::kNone;  // Default: none (all servers up).
-  Duration interval{2000};                       // Default: 2s.
-  Duration timeout{1000};                        // Default: 1s.
-  int rise = 2;                                  // Default: 2.
-  int fall = 3;                                  // Default: 3.
-  bool alpha = false;             // start servers down until they pass. Default: false.
+  Duration interval{2000};                        // Default: 2s.
+  Duration timeout{1000};                         // Default: 1s.
+  int rise = 2;                                   // Default: 2.
+  int fall = 3;                                   // Default: 3.
+  bool alpha = false;              // start servers down until they pass. Default: false.
   bool inhibit_on_failure = true;  // down = weight 0 (true) or removed (false). Default: true.
   uint16_t port = 0;               // connect here instead of the server's port; 0 = same.
   // http
-  std::string path = "/";                             // Default: "/".
-  std::string host;                                   // Host header; default: the address.
+  std::string path = "/";                              // Default: "/".
+  std::string host;                                    // Host header; default: the address.
   std::vector<StatusRange> expect_status{{200, 299}};  // Default: 200-299.
-  std::string expect_md5;                             // lower-case hex; empty = no check.
+  std::string expect_md5;                              // lower-case hex; empty = no check.
   // exec
   std::string command;          // run by /bin/sh -c; exit 0 up, 1 down.
   bool dynamic_weight = false;  // exit 2..255 sets weight code-2. Default: false.
@@ -67,10 +67,10 @@ struct RealServerConfig {
 
 struct VirtualServiceConfig {
   std::string name;
-  Endpoint listen;                      // VIP:port
-  std::string scheduler = "wlc";        // rr wrr sh dh lc wlc sed nq lblc lblcr mh. Default: wlc.
-  bool hash_port = false;               // scheduler_flags: [port] (sh, mh)
-  bool hash_fallback = false;           // scheduler_flags: [fallback] (sh, mh)
+  Endpoint listen;                // VIP:port
+  std::string scheduler = "wlc";  // rr wrr sh dh lc wlc sed nq lblc lblcr mh. Default: wlc.
+  bool hash_port = false;         // scheduler_flags: [port] (sh, mh)
+  bool hash_fallback = false;     // scheduler_flags: [fallback] (sh, mh)
   Forwarding forwarding = Forwarding::kProxy;  // Default: proxy.
   Duration persistence{0};                     // 0 = off. Default: 0s.
   Duration connect_timeout{2000};              // timeouts.connect. Default: 2s.
@@ -95,7 +95,7 @@ struct VrrpInstanceConfig {
   Duration advert_interval{1000};
   bool preempt = true;
   Duration preempt_delay{0};
-  std::string auth_pass;  // v2 simple password; empty = none
+  std::string auth_pass;                 // v2 simple password; empty = none
   std::vector<std::string> virtual_ips;  // "a.b.c.d/len"
   std::vector<std::string> unicast_peers;
   std::string notify;  // keepalived-style notify script
@@ -109,7 +109,7 @@ struct VrrpInstanceConfig {
 };
 
 struct GlobalConfig {
-  int workers = 0;                              // 0 = number of cores. Default: cores.
+  int workers = 0;                               // 0 = number of cores. Default: cores.
   std::string control_socket = "/run/lbd.sock";  // Default: /run/lbd.sock.
   std::optional<Endpoint> metrics_listen;        // Default: none.
   Duration drain_timeout{30000};                 // Default: 30s.
