@@ -170,6 +170,48 @@ std::pair<std::string, std::string> SinkTransfer(uint16_t port, uint64_t total,
   return {Trim(ReadAll(c.get())), expected};
 }
 
+TEST_F(LbdTest, ManyConcurrentClientsEachGetTheirOwnBytesBack) {
+  MakeBackends(3);
+  StartLbd(MakeConfig(dir_, {WebService("wlc")}));
+  constexpr int kThreads = 32, kPerThread = 4;
+  constexpr size_t kBytes = 256 * 1024;
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kPerThread; ++k) {
+        Fd c = Connect(vip_);
+        if (!c.valid() || !SendAll(c.get(), "ECHO\n")) continue;
+        std::string blob(kBytes, '\0');
+        FillPattern(blob.data(), blob.size(), 0, static_cast<uint64_t>(t * 100 + k));
+        std::thread writer([&] {
+          // Uneven chunks, then a half-close.
+          for (size_t off = 0; off < blob.size();) {
+            size_t n = std::min(blob.size() - off, size_t{1000} + (off % 7919));
+            if (!SendAll(c.get(), blob.data() + off, n)) break;
+            off += n;
+          }
+          shutdown(c.get(), SHUT_WR);
+        });
+        std::string got = ReadAll(c.get(), kBytes + 1);
+        writer.join();
+        if (got == blob) good.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), kThreads * kPerThread);
+  // Everything closed: no connection is left counted anywhere.
+  ASSERT_TRUE(WaitFor([&] {
+    auto j = JsonParser::Parse(lbd_->Ctl({"status", "--json"}).out);
+    if (!j) return false;
+    for (const auto& rs : (*j)["services"].array().at(0)["servers"].array()) {
+      if (rs["active"].number() != 0 || rs["inactive"].number() != 0) return false;
+    }
+    return true;
+  }));
+}
+
 TEST_F(LbdTest, HundredMegabytesBothWaysWithMatchingChecksums) {
   MakeBackends(1);
   StartLbd(MakeConfig(dir_, {WebService("rr")}));
