@@ -274,7 +274,7 @@ void Instance::SendAdvert(uint8_t priority) {
   for (uint32_t to : destinations) {
     // RFC 5798 §5.2.8: the v3 checksum covers the real destination.
     const std::vector<uint8_t> message = EncodeAdvert(advert, primary_ip_, to);
-    Status s = SendTo(vrrp_fd_.get(), message, to);
+    Status s = SendTo(vrrp_fd_.get(), message, primary_ip_, to);
     if (!s.ok()) {
       if (LogThisDrop(++counters_.send_errors)) Log(s.message());
       continue;

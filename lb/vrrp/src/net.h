@@ -55,11 +55,11 @@ Result<InterfaceInfo> LookupInterface(const std::string& name);
 // The interface's first IPv4 address that is not in `exclude` (the VIPs).
 Result<uint32_t> PrimaryAddress(const std::string& name, const std::vector<uint32_t>& exclude);
 
-// Raw IPPROTO_VRRP socket, non-blocking, SO_BINDTODEVICE, source `primary`,
-// TTL and multicast TTL 255, TOS 0xc0 (CS6, as keepalived), multicast loop
-// off, and (unless unicast) member of 224.0.0.18 on the interface.
+// Raw IPPROTO_VRRP socket, non-blocking, SO_BINDTODEVICE, TTL and multicast TTL 255, TOS 0xc0 (CS6,
+// as keepalived), multicast loop off, and (unless unicast) member of 224.0.0.18 on the interface.
 Result<Fd> OpenVrrpSocket(const std::string& ifname, int ifindex, uint32_t primary, bool unicast);
-Status SendTo(int fd, std::span<const uint8_t> message, uint32_t destination);
+// Sends from `source` (IP_PKTINFO).
+Status SendTo(int fd, std::span<const uint8_t> message, uint32_t source, uint32_t destination);
 
 // rtnetlink RTM_NEWADDR / RTM_DELADDR, waiting (bounded) for the kernel's ack.
 // Adding an existing address and removing an absent one succeed.

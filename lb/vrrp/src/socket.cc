@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -106,12 +107,8 @@ Result<Fd> OpenVrrpSocket(const std::string& ifname, int ifindex, uint32_t prima
                  static_cast<socklen_t>(ifname.size())) != 0) {
     return Errno("SO_BINDTODEVICE " + ifname);
   }
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  local.sin_addr.s_addr = htonl(primary);
-  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&local), sizeof(local)) != 0) {
-    return Errno("bind " + Ipv4String(primary));
-  }
+  // Not bound to `primary`: a raw socket bound to an address only receives
+  // packets sent to it, never 224.0.0.18. SendTo() sets the source instead.
   // RFC 5798 §5.1.1.3: TTL 255, also for unicast (keepalived does the same).
   for (Status s : {SetInt(fd.get(), IPPROTO_IP, IP_TTL, kVrrpTtl, "IP_TTL"),
                    SetInt(fd.get(), IPPROTO_IP, IP_MULTICAST_TTL, kVrrpTtl, "IP_MULTICAST_TTL"),
@@ -132,12 +129,29 @@ Result<Fd> OpenVrrpSocket(const std::string& ifname, int ifindex, uint32_t prima
   return fd;
 }
 
-Status SendTo(int fd, std::span<const uint8_t> message, uint32_t destination) {
+Status SendTo(int fd, std::span<const uint8_t> message, uint32_t source, uint32_t destination) {
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_addr.s_addr = htonl(destination);
-  const ssize_t n = sendto(fd, message.data(), message.size(), MSG_DONTWAIT,
-                           reinterpret_cast<const sockaddr*>(&to), sizeof(to));
+  iovec iov{const_cast<uint8_t*>(message.data()), message.size()};
+  // IP_PKTINFO's ipi_spec_dst picks the source address (ip(7)), which the
+  // v3 checksum covers.
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
+  msghdr msg{};
+  msg.msg_name = &to;
+  msg.msg_namelen = sizeof(to);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = IPPROTO_IP;
+  cmsg->cmsg_type = IP_PKTINFO;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+  in_pktinfo info{};
+  info.ipi_spec_dst.s_addr = htonl(source);
+  std::memcpy(CMSG_DATA(cmsg), &info, sizeof(info));
+  const ssize_t n = sendmsg(fd, &msg, MSG_DONTWAIT);
   if (n < 0) return Errno("send to " + Ipv4String(destination));
   if (static_cast<size_t>(n) != message.size()) return Status::Error("short send");
   return Status::Ok();
