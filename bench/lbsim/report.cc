@@ -262,17 +262,18 @@ Status WritePlots(const Workload& w, const std::vector<SimResult>& results,
   }
   std::ostringstream g;
   g << "set terminal pngcairo size 720,420 font 'sans,9'\n"
-    << "set datafile commentschars '#'\nset key outside right top\nset grid\n";
+    << "set termoption noenhanced\nset datafile commentschars '#'\n"
+    << "set key outside right top\nset grid\nset format x '%g'\nset format y '%g'\n";
   // 1. Latency CDF.
   g << "set output '" << dir << "/latency_cdf.png'\n"
     << "set title 'Response time CDF (" << w.name << ")'\n"
     << "set xlabel 'response time (ms, log scale)'\nset ylabel 'fraction of requests'\n"
-    << "set logscale x\nset yrange [0:1]\nplot ";
+    << "set logscale x\nset xrange [0.1:*]\nset yrange [0:1]\nplot ";
   for (size_t i = 0; i < results.size(); ++i) {
     g << (i ? ", " : "") << "'" << dir << "/latency_cdf.dat' index " << i
-      << " using 1:2 with lines lw 2 title '" << results[i].scheduler << "'";
+      << " using 1:2 with lines lw 2 dt " << i % 4 + 1 << " title '" << results[i].scheduler << "'";
   }
-  g << "\nunset logscale x\nset yrange [*:*]\n";
+  g << "\nunset logscale x\nset xrange [*:*]\nset yrange [*:*]\n";
   // 2. Load share per server.
   g << "set output '" << dir << "/load_share.png'\n"
     << "set title 'Load share per server (" << w.name << ")'\n"
@@ -299,7 +300,8 @@ Status WritePlots(const Workload& w, const std::vector<SimResult>& results,
   g << "plot ";
   for (size_t i = 0; i < results.size(); ++i) {
     g << (i ? ", " : "") << "'" << dir << "/timeline.dat' index " << i
-      << " using 1:3 with lines lw 1.5 title '" << results[i].scheduler << "'";
+      << " using 1:3 with lines lw 1.5 dt " << i % 4 + 1 << " title '" << results[i].scheduler
+      << "'";
   }
   g << "\n";
   std::FILE* p = ::popen("gnuplot 1>&2", "w");
@@ -310,7 +312,12 @@ Status WritePlots(const Workload& w, const std::vector<SimResult>& results,
   int status = ::pclose(p);
   if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return Status::Error(
-        "gnuplot failed (is gnuplot installed? scripts/setup installs gnuplot-nox)");
+        "gnuplot failed (is gnuplot installed? scripts/setup installs gnuplot-nox); its input "
+        "is left in " +
+        dir);
+  }
+  for (const char* f : {"/latency_cdf.dat", "/load_share.dat", "/timeline.dat"}) {
+    std::remove((dir + f).c_str());
   }
   return Status::Ok();
 }

@@ -30,8 +30,9 @@ std::string FormatCsv(const std::vector<SimResult>& results);
 // Everything, including the CDF and the timeline; times in seconds.
 std::string FormatJson(const Workload& w, const RunInfo& info,
                        const std::vector<SimResult>& results);
-// Writes DIR/latency_cdf.png, DIR/load_share.png and DIR/timeline.png (plus
-// their .dat files) with gnuplot. Error if gnuplot is missing or fails.
+// Writes DIR/latency_cdf.png, DIR/load_share.png and DIR/timeline.png with
+// gnuplot (its .dat inputs are removed on success, kept for debugging on
+// failure). Error if gnuplot is missing or fails.
 Status WritePlots(const Workload& w, const std::vector<SimResult>& results, const std::string& dir);
 
 }  // namespace lbd::lbsim

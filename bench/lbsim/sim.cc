@@ -242,12 +242,18 @@ struct Server {
   double busy_time = 0;
 };
 
+// A request leaving service, or (linger) its connection leaving TIME_WAIT.
 struct Completion {
   double t;
   uint32_t server;
   uint32_t generation;
   double arrival;
-  bool operator>(const Completion& o) const { return t != o.t ? t > o.t : server > o.server; }
+  bool linger_end = false;
+  bool operator>(const Completion& o) const {
+    if (t != o.t) return t > o.t;
+    if (server != o.server) return server > o.server;
+    return linger_end < o.linger_end;
+  }
 };
 
 bool IsHashing(const std::string& name) { return name == "sh" || name == "dh" || name == "mh"; }
@@ -364,7 +370,7 @@ class Simulation {
     const double st = ServiceTimeOf(spec.service.dist, mean, spec.service.sigma, req.u1, req.u2);
     ++s.busy;
     s.busy_time += st;
-    heap_.push({now + st, i, s.generation, req.arrival});
+    heap_.push({now + st, i, s.generation, req.arrival, /*linger_end=*/false});
   }
 
   void OnArrival(const Request& req) {
@@ -395,9 +401,19 @@ class Simulation {
 
   void OnCompletion(const Completion& c) {
     Server& s = servers_[c.server];
+    if (c.linger_end) {
+      s.rs->ConnectionClosed(/*was_active=*/false);
+      return;
+    }
     if (c.generation != s.generation) return;  // lost in a failure, already counted
     --s.busy;
-    s.rs->ConnectionClosed(/*was_active=*/true);
+    if (w_.linger > 0) {
+      // The connection closes but stays counted inactive (TIME_WAIT) a while.
+      s.rs->ConnectionDeactivated();
+      heap_.push({c.t + w_.linger, c.server, s.generation, c.arrival, /*linger_end=*/true});
+    } else {
+      s.rs->ConnectionClosed(/*was_active=*/true);
+    }
     rts_.push_back(static_cast<float>(c.t - c.arrival));
     arrival_of_rt_.push_back(static_cast<float>(c.arrival));
     last_completion_ = c.t;

@@ -225,7 +225,7 @@ Result<Workload> Read(const Reader& r, const YAML::Node& root, const std::string
   w.servers.clear();
   LBSIM_TRY(r.CheckMap(root, "the workload",
                        {"name", "description", "requests", "schedulers", "servers", "arrivals",
-                        "clients", "events"}));
+                        "clients", "linger", "events"}));
   LBSIM_TRY(r.String(root, "name", &w.name));
   LBSIM_TRY(r.String(root, "description", &w.description));
   LBSIM_TRY(r.Number(root, "requests", int64_t{1}, int64_t{1} << 40, &w.requests));
@@ -254,6 +254,7 @@ Result<Workload> Read(const Reader& r, const YAML::Node& root, const std::string
     }
     w.servers.push_back(std::move(s));
   }
+  LBSIM_TRY(r.Duration(root, "linger", &w.linger, /*allow_zero=*/true));
   if (root["arrivals"]) LBSIM_TRY(ReadArrivals(r, root["arrivals"], &w.arrivals));
   if (root["clients"]) LBSIM_TRY(ReadClients(r, root["clients"], &w.clients));
   if (const YAML::Node events = root["events"]) {

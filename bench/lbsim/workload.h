@@ -83,6 +83,9 @@ struct Workload {
   std::vector<ServerSpec> servers;
   Arrivals arrivals;
   Clients clients;
+  // How long a finished request's connection stays counted inactive (like
+  // IPVS's TIME_WAIT/FIN states), which lc and wlc weigh and sed/nq ignore.
+  double linger = 0;          // seconds. Default: 0.
   std::vector<Event> events;  // in file order; the simulation sorts them by time
   std::string source;         // file name, or "built-in"
 };

@@ -151,6 +151,20 @@ TEST(Simulation, BurstsKeepTheMeanRate) {
   EXPECT_GT(bursty.p99, poisson.p99);
 }
 
+TEST(Simulation, LingeringConnectionsCountInactive) {
+  // With TIME_WAIT-like lingering, lc counts inactive connections and sed
+  // ignores them: on a fast and a slow server of equal weight lc spreads
+  // connections more evenly (closer to 50/50) than sed.
+  Workload w = EqualServers(2, 4, 0.5, 20000);
+  w.servers[1].service.mean = 0.030;
+  w.linger = 5;
+  const double lc = RunSim(w, "lc").servers[1].share;
+  const double sed = RunSim(w, "sed").servers[1].share;
+  EXPECT_GT(lc, sed + 0.05);
+  SimResult r = RunSim(w, "lc");
+  EXPECT_EQ(r.completed, 20000);
+}
+
 TEST(Simulation, ServerAddedLaterGetsTraffic) {
   Workload w = EqualServers(3, 4, 0.5, 30000);
   w.servers[2].present = false;
@@ -197,7 +211,7 @@ events:
 TEST(WorkloadFile, ErrorsNameFileLineAndColumn) {
   EXPECT_EQ(ParseError("servers:\n  - {name: a}\nfoo: 1\n"),
             "w.yaml:3:1: unknown key 'foo' in the workload (expected name, description, "
-            "requests, schedulers, servers, arrivals, clients, events)");
+            "requests, schedulers, servers, arrivals, clients, linger, events)");
   EXPECT_EQ(ParseError("servers:\n  - {name: a, weight: 70000}\n").rfind("w.yaml:2:", 0), 0u);
   EXPECT_EQ(
       ParseError("servers:\n  - name: a\n    service: {dist: pareto}\n").rfind("w.yaml:3:", 0), 0u);
