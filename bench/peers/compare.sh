@@ -476,7 +476,8 @@ cpu_table() {
     printf '| %s | %s | %s | %s | %s | %s | %s / %s |\n' "$t" \
       "${M[$t,ka_cpu]}" "$(ratio "${M[$t,ka]}" "${M[$t,ka_cpu]}" | awk '{printf "%.0f", $1}')" \
       "${M[$t,close_cpu]}" "$(ratio "${M[$t,close]}" "${M[$t,close_cpu]}" | awk '{printf "%.0f", $1}')" \
-      "${M[$t,iperf_cpu]}" "$(fmt0 "${M[$t,ka_err]}")" "$(fmt0 "${M[$t,close_err]}")"
+      "$([[ $t == direct ]] && echo - || echo "${M[$t,iperf_cpu]}")" \
+      "$(fmt0 "${M[$t,ka_err]}")" "$(fmt0 "${M[$t,close_err]}")"
   done
 }
 raw_table() {
@@ -492,7 +493,8 @@ raw_table() {
 
 LBD_COMMIT=$(git -C "$REPO" rev-parse --short HEAD)
 LBD_DIRTY=$(git -C "$REPO" status --porcelain -- lb conf schedulers healthcheck CMakeLists.txt | wc -l)
-((LBD_DIRTY)) && LBD_COMMIT+=" (+$LBD_DIRTY uncommitted files under lb/ conf/ schedulers/ healthcheck/)"
+((LBD_DIRTY)) && LBD_COMMIT+=" + uncommitted changes in the work tree: $(git -C "$REPO" status --porcelain -- lb conf schedulers healthcheck CMakeLists.txt | awk '{printf "%s%s", (NR > 1 ? ", " : ""), $2}')"
+((DO_BUILD)) || LBD_COMMIT+=" (--no-build: the binary may be older than this)"
 CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 LBCTL_STATS=$(timeout 5 "$LBCTL" -s "$TMP/lbd.sock" stats 2>&1 || true)
 LBD_WARN=$(grep -ci -E 'warn|error' "$TMP/lbd.log" || true)
@@ -517,7 +519,7 @@ LBD_WARN=$(grep -ci -E 'warn|error' "$TMP/lbd.log" || true)
   echo
   table
   echo
-  echo "## CPU burnt by the target process (utime+stime of the balancer, or of the backend nginx for direct) during each run"
+  echo "## CPU burnt by the target process during each run (utime+stime of the balancer; for direct: of the backend nginx, and nothing for iperf3)"
   echo
   cpu_table
   echo
