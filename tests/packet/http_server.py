@@ -6,6 +6,7 @@
 
 GET /      -> "NAME\n" (and the header X-Served-By: NAME)
 GET /big   -> 50 MiB of deterministic bytes (a 1 MiB block repeated)
+POST /     -> the SHA-256 (hex) of the request body
 anything else -> 404
 """
 import argparse
@@ -55,6 +56,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
             return
         self.send_error(404)
+
+    def do_POST(self):
+        left = int(self.headers.get("Content-Length", "0"))
+        h = hashlib.sha256()
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            h.update(chunk)
+            left -= len(chunk)
+        body = (h.hexdigest() + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Served-By", self.server_name_value)
+        self.end_headers()
+        self.wfile.write(body)
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):

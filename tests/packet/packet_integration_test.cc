@@ -1,0 +1,360 @@
+// Integration tests of lbd-packet in nat, dr and tun modes: a client, a
+// director and three real servers in their own network namespaces (built by
+// tests/netns/topology.sh, names prefixed lbdp-<pid>-), python HTTP servers
+// (tests/packet/http_server.py) and, for tun, lbd-tunnel on each real server.
+// Everything is removed at the end of each test, also when it fails.
+// Needs CAP_NET_ADMIN (skipped otherwise), python3 and curl.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kVip[] = "10.201.100.1";
+constexpr int kServers = 3;
+
+bool HasNetAdmin() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("CapEff:", 0) == 0) {
+      const unsigned long long caps = std::stoull(line.substr(7), nullptr, 16);
+      return (caps >> 12) & 1;  // CAP_NET_ADMIN
+    }
+  }
+  return false;
+}
+
+// Runs `cmd` with /bin/sh; returns its exit status and stdout.
+int RunShell(const std::string& cmd, std::string* out = nullptr) {
+  FILE* f = popen(cmd.c_str(), "r");
+  if (f == nullptr) return -1;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+  int st = pclose(f);
+  if (out != nullptr) *out = text;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return cond();
+}
+
+// The namespaces, the processes started in them, and their removal.
+class Topology {
+ public:
+  Topology(std::string mode) : mode_(std::move(mode)) {
+    prefix_ = "lbdp-" + std::to_string(getpid()) + "-" + mode_.substr(0, 1) + "-";
+    dir_ = "/tmp/" + prefix_ + "files";
+    mkdir(dir_.c_str(), 0700);
+    ok_ = RunShell(std::string(TOPOLOGY_SCRIPT) + " up " + prefix_ + " " + mode_ + " " +
+                   std::to_string(kServers) + " 2>&1") == 0;
+  }
+  ~Topology() {
+    for (auto it = pids_.rbegin(); it != pids_.rend(); ++it) Stop(*it);
+    (void)RunShell(std::string(TOPOLOGY_SCRIPT) + " down " + prefix_);
+    (void)RunShell("rm -rf " + dir_);
+  }
+  Topology(const Topology&) = delete;
+  Topology& operator=(const Topology&) = delete;
+
+  bool ok() const { return ok_; }
+  std::string Ns(const std::string& node) const { return prefix_ + node; }
+  const std::string& dir() const { return dir_; }
+
+  // Starts argv in namespace `node`; stdout and stderr to dir/log.
+  pid_t Spawn(const std::string& node, const std::vector<std::string>& argv,
+              const std::string& log) {
+    std::vector<std::string> full = {"/usr/sbin/ip", "netns", "exec", Ns(node)};
+    full.insert(full.end(), argv.begin(), argv.end());
+    const std::string log_path = dir_ + "/" + log;
+    pid_t pid = fork();
+    if (pid == 0) {
+      int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+      std::vector<char*> args;
+      for (auto& a : full) args.push_back(a.data());
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    if (pid > 0) pids_.push_back(pid);
+    return pid;
+  }
+
+  // SIGTERM, then SIGKILL after 3 s; reaped.
+  void Stop(pid_t pid) {
+    if (pid <= 0 || kill(pid, 0) != 0) return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 60; ++i) {
+      if (waitpid(pid, nullptr, WNOHANG) == pid) return;
+      std::this_thread::sleep_for(50ms);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+
+  std::string Exec(const std::string& node, const std::string& cmd, int* status = nullptr) {
+    std::string out;
+    int st = RunShell("ip netns exec " + Ns(node) + " sh -c '" + cmd + "' 2>/dev/null", &out);
+    if (status != nullptr) *status = st;
+    return out;
+  }
+
+ private:
+  std::string mode_;
+  std::string prefix_;
+  std::string dir_;
+  bool ok_ = false;
+  std::vector<pid_t> pids_;
+};
+
+class PacketModeTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!HasNetAdmin()) GTEST_SKIP() << "needs CAP_NET_ADMIN (run as root) for namespaces";
+    mode_ = GetParam();
+    port_ = mode_ == "nat" ? 8080 : 80;  // dr and tun cannot rewrite the port
+    topo_ = std::make_unique<Topology>(mode_);
+    ASSERT_TRUE(topo_->ok()) << "topology.sh up failed";
+    for (int i = 1; i <= kServers; ++i) {
+      server_pids_[i] =
+          topo_->Spawn("r" + std::to_string(i),
+                       {"python3", std::string(PACKET_TEST_DIR) + "/http_server.py", "--port",
+                        std::to_string(port_), "--name", "rs" + std::to_string(i)},
+                       "http" + std::to_string(i) + ".log");
+      if (mode_ == "tun") {
+        topo_->Spawn("r" + std::to_string(i), {LBD_TUNNEL_PATH, "--vip", kVip},
+                     "tunnel" + std::to_string(i) + ".log");
+      }
+    }
+    if (mode_ == "tun") {
+      for (int i = 1; i <= kServers; ++i) {
+        ASSERT_TRUE(WaitFor(
+            [&] {
+              return topo_->Exec("r" + std::to_string(i), "ip addr show dev lbdtun0").find(kVip) !=
+                     std::string::npos;
+            },
+            5s))
+            << "lbd-tunnel did not come up on r" << i;
+      }
+    }
+    // The servers answer (from the director, straight to their addresses).
+    for (int i = 1; i <= kServers; ++i) {
+      const std::string name = "rs" + std::to_string(i);
+      ASSERT_TRUE(WaitFor(
+          [&] {
+            return Trim(topo_->Exec("d", "curl -s --max-time 1 http://10.201.0.1" +
+                                             std::to_string(i) + ":" + std::to_string(port_) +
+                                             "/")) == name;
+          },
+          10s))
+          << name << " did not start: " << Log("http" + std::to_string(i) + ".log");
+    }
+    stats_ = topo_->dir() + "/stats";
+    const std::string conf = topo_->dir() + "/lbd.yaml";
+    std::ofstream(conf) << "global:\n  workers: 2\nvirtual_services:\n  - name: web\n"
+                        << "    listen: " << kVip << ":80\n    scheduler: rr\n"
+                        << "    forwarding: " << mode_ << "\n"
+                        << "    healthcheck: {type: tcp, interval: 200ms, timeout: 150ms, "
+                           "rise: 1, fall: 2}\n"
+                        << "    real_servers:\n"
+                        << "      - {address: 10.201.0.11:" << port_ << "}\n"
+                        << "      - {address: 10.201.0.12:" << port_ << "}\n"
+                        << "      - {address: 10.201.0.13:" << port_ << "}\n";
+    lbd_pid_ = topo_->Spawn("d", {LBD_PACKET_PATH, "-c", conf, "--stats", stats_}, "lbd.log");
+    // Up when every server passed its health check.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const std::string s = Stats();
+          size_t up = 0;
+          for (size_t p = s.find(" up 1 "); p != std::string::npos; p = s.find(" up 1 ", p + 1)) {
+            ++up;
+          }
+          return up == kServers;
+        },
+        10s))
+        << "lbd-packet did not come up: " << Log("lbd.log");
+  }
+
+  std::string Log(const std::string& name) {
+    std::ifstream in(topo_->dir() + "/" + name);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  std::string Stats() {
+    std::ifstream in(stats_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  // A fresh snapshot (SIGUSR1, then a newer generation).
+  std::map<std::string, uint64_t> Counters() {
+    auto generation = [&] {
+      std::string s = Stats();
+      size_t p = s.rfind("generation ");
+      return p == std::string::npos ? 0ULL : std::stoull(s.substr(p + 11));
+    };
+    const uint64_t before = generation();
+    kill(lbd_pid_, SIGUSR1);
+    WaitFor([&] { return generation() > before; }, 3s);
+    std::map<std::string, uint64_t> out;
+    std::istringstream in(Stats());
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream ls(line);
+      std::string key;
+      ls >> key;
+      if (key == "server") {
+        std::string addr, name;
+        uint64_t value;
+        ls >> addr;
+        while (ls >> name >> value) out[addr + "." + name] = value;
+      } else if (key != "service" && key != "flow") {
+        uint64_t value = 0;
+        ls >> value;
+        out[key] = value;
+      } else if (key == "flow") {
+        out["flow_lines"]++;
+      }
+    }
+    return out;
+  }
+
+  std::string Get(const std::string& path) {
+    return Trim(topo_->Exec("c", "curl -s --max-time 5 http://" + std::string(kVip) + path));
+  }
+
+  uint64_t SumOut(const std::map<std::string, uint64_t>& c, const std::string& what) {
+    uint64_t sum = 0;
+    for (int i = 1; i <= kServers; ++i) {
+      auto it = c.find("10.201.0.1" + std::to_string(i) + ":" + std::to_string(port_) + "." + what);
+      if (it != c.end()) sum += it->second;
+    }
+    return sum;
+  }
+
+  std::string mode_;
+  int port_ = 0;
+  std::unique_ptr<Topology> topo_;
+  std::map<int, pid_t> server_pids_;
+  pid_t lbd_pid_ = -1;
+  std::string stats_;
+};
+
+TEST_P(PacketModeTest, ServesInRoundRobinOrder) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 2 * kServers; ++i) names.push_back(Get("/"));
+  std::set<std::string> first(names.begin(), names.begin() + kServers);
+  EXPECT_EQ(first, (std::set<std::string>{"rs1", "rs2", "rs3"}));
+  for (int i = kServers; i < 2 * kServers; ++i) EXPECT_EQ(names[i], names[i - kServers]) << i;
+  auto c = Counters();
+  EXPECT_EQ(SumOut(c, "flows"), 2u * kServers);
+  EXPECT_GE(c["flow_lines"], 2u * kServers);  // the connections linger in TIME_WAIT
+}
+
+TEST_P(PacketModeTest, LargeTransfersArriveIntact) {
+  std::string want;
+  ASSERT_EQ(RunShell("python3 " + std::string(PACKET_TEST_DIR) + "/http_server.py --print-big-sha",
+                     &want),
+            0);
+  const std::string rx = "cat /sys/class/net/eth0/statistics/rx_bytes";
+  const uint64_t rx_before = std::stoull(topo_->Exec("d", rx));
+  const std::string got = topo_->Exec(
+      "c", "curl -s --max-time 30 http://" + std::string(kVip) + "/big | sha256sum | cut -c1-64");
+  const uint64_t rx_after = std::stoull(topo_->Exec("d", rx));
+  EXPECT_EQ(Trim(got), Trim(want));
+  auto c = Counters();
+  if (mode_ == "nat") {
+    EXPECT_GE(SumOut(c, "bytes_out"), 50u << 20);
+  } else {
+    // Replies go straight to the client: the director sees only the ACKs.
+    EXPECT_EQ(SumOut(c, "packets_out"), 0u);
+    EXPECT_LT(rx_after - rx_before, 8u << 20) << "director received the reply traffic";
+  }
+  // Upload 8 MB: full-size segments; in tun mode they do not fit with the
+  // outer header and the client learns the path MTU from our ICMP.
+  const std::string up =
+      topo_->Exec("c", "head -c 8000000 /dev/urandom > /tmp/" + std::to_string(getpid()) + mode_ +
+                           ".up && sha256sum < /tmp/" + std::to_string(getpid()) + mode_ +
+                           ".up | cut -c1-64 && curl -s --max-time 30 --data-binary @/tmp/" +
+                           std::to_string(getpid()) + mode_ + ".up http://" + std::string(kVip) +
+                           "/; rm -f /tmp/" + std::to_string(getpid()) + mode_ + ".up");
+  std::istringstream lines(up);
+  std::string local, remote;
+  std::getline(lines, local);
+  std::getline(lines, remote);
+  EXPECT_EQ(local.size(), 64u);
+  EXPECT_EQ(local, remote);
+  if (mode_ == "tun") {
+    EXPECT_GT(Counters()["drop.too_big"], 0u);
+  }
+}
+
+TEST_P(PacketModeTest, MalformedPacketsAreDroppedAndCounted) {
+  ASSERT_EQ(Get("/").substr(0, 2), "rs");
+  topo_->Exec("c", "python3 " + std::string(PACKET_TEST_DIR) + "/inject.py " + kVip + " 80");
+  std::map<std::string, uint64_t> c;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        c = Counters();
+        return c["drop.fragment"] >= 2 && c["drop.truncated_l4"] >= 2 && c["drop.no_flow"] >= 1 &&
+               c["drop.unsupported_protocol"] >= 1 && c["drop.not_service"] >= 1;
+      },
+      5s));
+  EXPECT_GE(c["drop.fragment"], 2u);
+  EXPECT_GE(c["drop.truncated_l4"], 2u);
+  EXPECT_GE(c["drop.no_flow"], 1u);
+  EXPECT_GE(c["drop.unsupported_protocol"], 1u);
+  EXPECT_GE(c["drop.not_service"], 1u);
+  // Still serving.
+  EXPECT_EQ(Get("/").substr(0, 2), "rs");
+}
+
+TEST_P(PacketModeTest, DeadServerIsTakenOutByHealthCheck) {
+  topo_->Stop(server_pids_[1]);
+  const std::string key = "10.201.0.11:" + std::to_string(port_) + ".up";
+  ASSERT_TRUE(WaitFor([&] { return Counters()[key] == 0; }, 5s)) << Log("lbd.log");
+  std::set<std::string> seen;
+  for (int i = 0; i < 6; ++i) seen.insert(Get("/"));
+  EXPECT_EQ(seen, (std::set<std::string>{"rs2", "rs3"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, PacketModeTest, ::testing::Values("nat", "dr", "tun"),
+                         [](const auto& param_info) { return param_info.param; });
+
+}  // namespace

@@ -1,0 +1,370 @@
+// Unit tests of lbd_packet: checksums, the parser, the IPVS TCP state table
+// and the flow table. No sockets, no devices.
+#include "lbd/packet/packet.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "lbd/packet/checksum.h"
+#include "lbd/packet/flow_table.h"
+#include "lbd/packet/tcp_state.h"
+
+namespace lbd {
+namespace {
+
+// A TCP or UDP packet with correct checksums, `payload` random bytes.
+std::vector<uint8_t> MakePacket(std::mt19937& rng, uint8_t protocol, size_t payload,
+                                uint8_t tcp_flags = kTcpAck) {
+  const size_t l4_len = (protocol == kProtoTcp ? 20 : 8) + payload;
+  std::vector<uint8_t> p(20 + l4_len);
+  WriteIpv4Header(p.data(), protocol, rng(), rng(), static_cast<uint16_t>(p.size()), true, 64);
+  uint8_t* l4 = p.data() + 20;
+  for (size_t i = 0; i < l4_len; ++i) l4[i] = static_cast<uint8_t>(rng());
+  if (protocol == kProtoTcp) {
+    l4[12] = 5 << 4;
+    l4[13] = tcp_flags;
+    l4[16] = l4[17] = 0;
+  } else {
+    const uint16_t len = htons(static_cast<uint16_t>(l4_len));
+    std::memcpy(l4 + 4, &len, 2);
+    l4[6] = l4[7] = 0;
+  }
+  // Pseudo-header (RFC 9293 §3.1, RFC 768).
+  uint8_t pseudo[12];
+  std::memcpy(pseudo, p.data() + 12, 8);
+  pseudo[8] = 0;
+  pseudo[9] = protocol;
+  const uint16_t len = htons(static_cast<uint16_t>(l4_len));
+  std::memcpy(pseudo + 10, &len, 2);
+  uint16_t sum = InternetChecksum(l4, l4_len, ChecksumPartial(pseudo, 12));
+  if (protocol == kProtoUdp && sum == 0) sum = 0xffff;
+  std::memcpy(l4 + (protocol == kProtoTcp ? 16 : 6), &sum, 2);
+  return p;
+}
+
+// Sum over the transport part including its pseudo-header: 0xffff if valid.
+uint16_t VerifyL4(const std::vector<uint8_t>& p) {
+  const size_t l4_len = p.size() - 20;
+  uint8_t pseudo[12];
+  std::memcpy(pseudo, p.data() + 12, 8);
+  pseudo[8] = 0;
+  pseudo[9] = p[9];
+  const uint16_t len = htons(static_cast<uint16_t>(l4_len));
+  std::memcpy(pseudo + 10, &len, 2);
+  return ChecksumFold(ChecksumPartial(p.data() + 20, l4_len, ChecksumPartial(pseudo, 12)));
+}
+
+TEST(Checksum, KnownVector) {
+  // RFC 1071 §3 example: 00 01 f2 03 f4 f5 f6 f7 sums to 0xddf2.
+  const uint8_t data[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
+  EXPECT_EQ(ntohs(ChecksumFold(ChecksumPartial(data, sizeof(data)))), 0xddf2);
+}
+
+TEST(Checksum, IncrementalMatchesFullRecompute) {
+  std::mt19937 rng(1624);
+  for (int i = 0; i < 2000; ++i) {
+    const uint8_t proto = (i % 2) ? kProtoTcp : kProtoUdp;
+    auto p = MakePacket(rng, proto, rng() % 1400);
+    PacketView v;
+    DropReason reason;
+    ASSERT_TRUE(ParsePacket(p.data(), p.size(), &v, &reason));
+    if (i % 3 == 0) {
+      RewriteSource(&v, rng(), static_cast<uint16_t>(rng()));
+    } else {
+      RewriteDestination(&v, rng(), static_cast<uint16_t>(rng()));
+    }
+    // IP header: incremental equals a full recompute (RFC 1624 eqn. 3 never
+    // yields -0 here because the header always has non-zero words).
+    uint16_t stored;
+    std::memcpy(&stored, p.data() + 10, 2);
+    p[10] = p[11] = 0;
+    EXPECT_EQ(stored, InternetChecksum(p.data(), 20)) << i;
+    std::memcpy(p.data() + 10, &stored, 2);
+    // Transport: the packet verifies.
+    EXPECT_EQ(VerifyL4(p), 0xffff) << i;
+    // And equals a full recompute, up to the +0/-0 ambiguity.
+    const size_t off = 20 + (proto == kProtoTcp ? 16 : 6);
+    uint16_t l4_stored;
+    std::memcpy(&l4_stored, p.data() + off, 2);
+    p[off] = p[off + 1] = 0;
+    uint16_t full = static_cast<uint16_t>(~VerifyL4(p));
+    if (proto == kProtoUdp && full == 0) full = 0xffff;
+    if (!((l4_stored == 0 && full == 0xffff) || (l4_stored == 0xffff && full == 0))) {
+      EXPECT_EQ(l4_stored, full) << i;
+    }
+  }
+}
+
+TEST(Checksum, UdpWithoutChecksumStaysWithout) {
+  std::mt19937 rng(7);
+  auto p = MakePacket(rng, kProtoUdp, 10);
+  p[26] = p[27] = 0;
+  PacketView v;
+  DropReason reason;
+  ASSERT_TRUE(ParsePacket(p.data(), p.size(), &v, &reason));
+  RewriteDestination(&v, 0x0a000001, 80);
+  EXPECT_EQ(p[26], 0);
+  EXPECT_EQ(p[27], 0);
+}
+
+TEST(Parser, AcceptsAndReadsFields) {
+  std::mt19937 rng(1);
+  auto p = MakePacket(rng, kProtoTcp, 5, kTcpSyn);
+  PacketView v;
+  DropReason reason;
+  ASSERT_TRUE(ParsePacket(p.data(), p.size(), &v, &reason));
+  EXPECT_EQ(v.protocol, kProtoTcp);
+  EXPECT_EQ(v.tcp_flags, kTcpSyn);
+  EXPECT_EQ(v.len, p.size());
+  EXPECT_TRUE(v.dont_fragment);
+  // Trailing padding (an Ethernet minimum frame) is ignored.
+  p.resize(p.size() + 10);
+  ASSERT_TRUE(ParsePacket(p.data(), p.size(), &v, &reason));
+  EXPECT_EQ(v.len, p.size() - 10);
+}
+
+TEST(Parser, Rejections) {
+  std::mt19937 rng(2);
+  const auto good = MakePacket(rng, kProtoTcp, 0);
+  struct Case {
+    const char* name;
+    void (*mutate)(std::vector<uint8_t>&);
+    DropReason want;
+  };
+  const Case cases[] = {
+      {"short", [](std::vector<uint8_t>& p) { p.resize(19); }, DropReason::kTooShort},
+      {"v6", [](std::vector<uint8_t>& p) { p[0] = 0x65; }, DropReason::kBadVersion},
+      {"ihl4", [](std::vector<uint8_t>& p) { p[0] = 0x44; }, DropReason::kBadIhl},
+      {"ihl15", [](std::vector<uint8_t>& p) { p[0] = 0x4f; }, DropReason::kBadIhl},
+      {"total>len", [](std::vector<uint8_t>& p) { p[2] = 0x7f; }, DropReason::kBadTotalLength},
+      {"total<ihl",
+       [](std::vector<uint8_t>& p) {
+         p[2] = 0;
+         p[3] = 10;
+       },
+       DropReason::kBadTotalLength},
+      {"mf", [](std::vector<uint8_t>& p) { p[6] = 0x20; }, DropReason::kFragment},
+      {"offset",
+       [](std::vector<uint8_t>& p) {
+         p[6] = 0;
+         p[7] = 1;
+       },
+       DropReason::kFragment},
+      {"tcp truncated",
+       [](std::vector<uint8_t>& p) {
+         p.resize(30);
+         p[2] = 0;
+         p[3] = 30;
+       },
+       DropReason::kTruncatedL4},
+      {"tcp doff 4", [](std::vector<uint8_t>& p) { p[32] = 4 << 4; }, DropReason::kTruncatedL4},
+      {"tcp doff 15", [](std::vector<uint8_t>& p) { p[32] = 15 << 4; }, DropReason::kTruncatedL4},
+      {"icmp", [](std::vector<uint8_t>& p) { p[9] = kProtoIcmp; },
+       DropReason::kUnsupportedProtocol},
+      {"udp len",
+       [](std::vector<uint8_t>& p) {
+         p[9] = kProtoUdp;
+         p[24] = 0xff;
+       },
+       DropReason::kTruncatedL4},
+  };
+  for (const Case& c : cases) {
+    auto p = good;
+    c.mutate(p);
+    PacketView v;
+    DropReason reason = DropReason::kCount;
+    EXPECT_FALSE(ParsePacket(p.data(), p.size(), &v, &reason)) << c.name;
+    EXPECT_EQ(reason, c.want) << c.name << ": " << ToString(reason);
+  }
+}
+
+TEST(Parser, RandomBytesNeverCrash) {
+  std::mt19937 rng(3);
+  std::vector<uint8_t> buf(128);
+  for (int i = 0; i < 100000; ++i) {
+    const size_t len = rng() % buf.size();
+    for (auto& b : buf) b = static_cast<uint8_t>(rng());
+    if (i % 2) buf[0] = static_cast<uint8_t>(0x40 | (buf[0] & 0x0f));
+    PacketView v;
+    DropReason reason;
+    if (ParsePacket(buf.data(), len, &v, &reason)) {
+      EXPECT_LE(v.len, len);
+      EXPECT_LE(v.l4_offset + 8, v.len);
+    }
+  }
+}
+
+TEST(Icmp, FragNeededQuotesHeaderAndEightBytes) {
+  std::mt19937 rng(4);
+  auto p = MakePacket(rng, kProtoTcp, 1000);
+  PacketView v;
+  DropReason reason;
+  ASSERT_TRUE(ParsePacket(p.data(), p.size(), &v, &reason));
+  uint8_t out[kIcmpFragNeededMax];
+  const size_t n = BuildIcmpFragNeeded(v, 0x0a000001, 1480, out);
+  ASSERT_EQ(n, 20u + 8 + 20 + 8);
+  EXPECT_EQ(out[9], kProtoIcmp);
+  EXPECT_EQ(out[20], 3);
+  EXPECT_EQ(out[21], 4);
+  EXPECT_EQ((out[26] << 8) | out[27], 1480);
+  EXPECT_EQ(InternetChecksum(out, 20), 0);
+  EXPECT_EQ(InternetChecksum(out + 20, n - 20), 0);
+  EXPECT_EQ(std::memcmp(out + 28, p.data(), 28), 0);
+  // Addressed back to the sender.
+  EXPECT_EQ(std::memcmp(out + 16, p.data() + 12, 4), 0);
+}
+
+TEST(TcpState, ThreeWayHandshakeAndCloseInNat) {
+  TcpState s = TcpState::kNone;
+  s = NextTcpState(s, TcpDirection::kInput, kTcpSyn);
+  EXPECT_EQ(s, TcpState::kSynRecv);
+  s = NextTcpState(s, TcpDirection::kOutput, kTcpSyn | kTcpAck);  // syn wins over ack
+  EXPECT_EQ(s, TcpState::kSynRecv);
+  s = NextTcpState(s, TcpDirection::kInput, kTcpAck);
+  EXPECT_EQ(s, TcpState::kEstablished);
+  s = NextTcpState(s, TcpDirection::kInput, kTcpFin | kTcpAck);
+  EXPECT_EQ(s, TcpState::kCloseWait);
+  s = NextTcpState(s, TcpDirection::kOutput, kTcpFin | kTcpAck);
+  EXPECT_EQ(s, TcpState::kTimeWait);
+  s = NextTcpState(s, TcpDirection::kInput, kTcpAck);
+  EXPECT_EQ(s, TcpState::kTimeWait);
+}
+
+TEST(TcpState, ServerClosesFirstInNat) {
+  TcpState s = TcpState::kEstablished;
+  s = NextTcpState(s, TcpDirection::kOutput, kTcpFin | kTcpAck);
+  EXPECT_EQ(s, TcpState::kFinWait);
+  s = NextTcpState(s, TcpDirection::kInput, kTcpAck);
+  EXPECT_EQ(s, TcpState::kFinWait);
+  s = NextTcpState(s, TcpDirection::kInput, kTcpFin | kTcpAck);
+  EXPECT_EQ(s, TcpState::kTimeWait);
+}
+
+TEST(TcpState, InputOnlyForDrAndTun) {
+  TcpState s = NextTcpState(TcpState::kNone, TcpDirection::kInputOnly, kTcpSyn);
+  EXPECT_EQ(s, TcpState::kSynRecv);
+  s = NextTcpState(s, TcpDirection::kInputOnly, kTcpAck);
+  EXPECT_EQ(s, TcpState::kEstablished);
+  // In input-only, the client's FIN means FIN_WAIT (not CLOSE_WAIT as in INPUT).
+  s = NextTcpState(s, TcpDirection::kInputOnly, kTcpFin | kTcpAck);
+  EXPECT_EQ(s, TcpState::kFinWait);
+  s = NextTcpState(s, TcpDirection::kInputOnly, kTcpAck);
+  EXPECT_EQ(s, TcpState::kFinWait);
+  EXPECT_EQ(NextTcpState(TcpState::kSynAck, TcpDirection::kInputOnly, kTcpRst), TcpState::kClose);
+  EXPECT_EQ(NextTcpState(TcpState::kSynAck, TcpDirection::kInput, kTcpRst), TcpState::kSynRecv);
+}
+
+TEST(TcpState, RstAndNoFlagsAndFullTable) {
+  EXPECT_EQ(NextTcpState(TcpState::kEstablished, TcpDirection::kInput, kTcpRst | kTcpAck),
+            TcpState::kClose);
+  EXPECT_EQ(NextTcpState(TcpState::kEstablished, TcpDirection::kInput, 0), TcpState::kEstablished);
+  EXPECT_EQ(NextTcpState(TcpState::kNone, TcpDirection::kOutput, kTcpSyn), TcpState::kSynSent);
+  EXPECT_EQ(NextTcpState(TcpState::kLastAck, TcpDirection::kInput, kTcpAck), TcpState::kClose);
+  EXPECT_EQ(NextTcpState(TcpState::kListen, TcpDirection::kOutput, kTcpAck),
+            TcpState::kEstablished);
+  EXPECT_STREQ(ToString(TcpState::kTimeWait), "TIME_WAIT");
+}
+
+TEST(TcpState, Timeouts) {
+  FlowTimeouts t;
+  EXPECT_EQ(TcpTimeout(t, TcpState::kEstablished).count(), 900);
+  EXPECT_EQ(TcpTimeout(t, TcpState::kFinWait).count(), 120);
+  EXPECT_EQ(TcpTimeout(t, TcpState::kSynRecv).count(), 60);
+  EXPECT_EQ(TcpTimeout(t, TcpState::kClose).count(), 10);
+  t.tcp = std::chrono::seconds(5);
+  EXPECT_EQ(TcpTimeout(t, TcpState::kEstablished).count(), 5);
+  EXPECT_EQ(t.udp.count(), 300);
+}
+
+FlowKey Key(uint32_t i) { return {0x0a000000u + i, 0x0ac86401, uint16_t(1000 + i), 80, 6}; }
+FlowKey ReplyKey(uint32_t i) { return {0x0a00000bu, 0x0a000000u + i, 8080, uint16_t(1000 + i), 6}; }
+
+TEST(FlowTable, InsertFindEraseBothKeys) {
+  FlowTable t(16);
+  FlowKey rk = ReplyKey(1);
+  FlowEntry* e = t.Insert(Key(1), &rk);
+  ASSERT_NE(e, nullptr);
+  bool is_reply = true;
+  EXPECT_EQ(t.Find(Key(1), &is_reply), e);
+  EXPECT_FALSE(is_reply);
+  EXPECT_EQ(t.Find(rk, &is_reply), e);
+  EXPECT_TRUE(is_reply);
+  EXPECT_EQ(t.Insert(Key(1), nullptr), nullptr);  // duplicate
+  t.Erase(e);
+  EXPECT_EQ(t.Find(Key(1), &is_reply), nullptr);
+  EXPECT_EQ(t.Find(rk, &is_reply), nullptr);
+  EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(FlowTable, FullTableRefusesAndRecovers) {
+  FlowTable t(100);
+  for (uint32_t i = 0; i < 100; ++i) {
+    FlowKey rk = ReplyKey(i);
+    ASSERT_NE(t.Insert(Key(i), &rk), nullptr) << i;
+  }
+  EXPECT_EQ(t.size(), 100u);
+  EXPECT_EQ(t.Insert(Key(1000), nullptr), nullptr);
+  bool r;
+  t.Erase(t.Find(Key(50), &r));
+  EXPECT_NE(t.Insert(Key(1000), nullptr), nullptr);
+  EXPECT_EQ(t.Insert(Key(1001), nullptr), nullptr);
+}
+
+TEST(FlowTable, RandomOperationsMatchAModel) {
+  std::mt19937 rng(9);
+  FlowTable t(512);
+  std::vector<bool> present(2048, false);
+  size_t count = 0;
+  for (int step = 0; step < 200000; ++step) {
+    const uint32_t i = rng() % 2048;
+    bool r;
+    FlowEntry* e = t.Find(Key(i), &r);
+    ASSERT_EQ(e != nullptr, present[i]) << step;
+    if (e != nullptr) {
+      FlowEntry* e2 = t.Find(ReplyKey(i), &r);
+      ASSERT_EQ(e2, e);
+      ASSERT_TRUE(r);
+      t.Erase(e);
+      present[i] = false;
+      --count;
+    } else {
+      FlowKey rk = ReplyKey(i);
+      FlowEntry* n = t.Insert(Key(i), &rk);
+      if (count == 512) {
+        ASSERT_EQ(n, nullptr);
+      } else {
+        ASSERT_NE(n, nullptr);
+        present[i] = true;
+        ++count;
+      }
+    }
+    ASSERT_EQ(t.size(), count);
+  }
+}
+
+TEST(FlowTable, ExpireSomeSweepsIncrementally) {
+  FlowTable t(10);
+  for (uint32_t i = 0; i < 10; ++i) {
+    FlowEntry* e = t.Insert(Key(i), nullptr);
+    ASSERT_NE(e, nullptr);
+    e->expires_ns = i < 5 ? 100 : 1000;
+  }
+  size_t called = 0;
+  size_t erased = 0;
+  for (int round = 0; round < 5; ++round) {
+    erased += t.ExpireSome(500, 2, [&](const FlowEntry& e) {
+      EXPECT_LE(e.expires_ns, 500);
+      ++called;
+    });
+  }
+  EXPECT_EQ(erased, 5u);
+  EXPECT_EQ(called, 5u);
+  EXPECT_EQ(t.size(), 5u);
+}
+
+}  // namespace
+}  // namespace lbd
