@@ -214,6 +214,9 @@ void Instance::ReadAdverts() {
           std::to_string(d.advert.interval_cs * 10) + "ms, ours " +
           std::to_string(policy_.interval_cs * 10) + "ms");
     }
+    if (d.advert.priority == kPriorityStop && router_.state() == State::kBackup) {
+      Log("master " + Ipv4String(d.source) + " left (priority 0); taking over after skew time");
+    }
     Apply(r.actions);
   }
   Rearm();

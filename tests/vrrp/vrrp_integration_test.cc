@@ -1,0 +1,581 @@
+// lbd-vrrp against the real keepalived (2.2.7, VRRP only: -P), and two
+// lbd-vrrp as a pair, in two network namespaces joined by a veth pair that
+// the test creates. Addresses (10.200.1.0/24) exist only inside them.
+//
+// Cleanup: every process is started by this test and killed by its PID; the
+// namespaces are deleted by a RAII guard, by a SIGINT/SIGTERM handler, and
+// (for a run that was SIGKILLed) at the next start: namespaces named
+// lbdv-<pid>- whose <pid> is no longer alive are removed.
+//
+// Needs root (namespaces, raw sockets). The keepalived cases are skipped when
+// /usr/sbin/keepalived is missing (scripts/setup should install it).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+const char* const kKeepalived = "/usr/sbin/keepalived";
+const char* const kVip = "10.200.1.100";
+// 3 x 1 s + Skew_Time of priority 100 (609 ms) + 0.5 s (the brief's bound).
+constexpr double kTakeoverBound = 3.0 + 0.609 + 0.5;
+
+// --- cleanup that also runs on SIGINT/SIGTERM --------------------------------
+
+constexpr int kMaxTracked = 16;
+std::atomic<pid_t> g_pids[kMaxTracked];
+char g_namespaces[4][64];
+std::atomic<int> g_namespace_count{0};
+
+void ForkExecWait(const char* const argv[]) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execv(argv[0], const_cast<char* const*>(argv));
+    _exit(127);
+  }
+  if (pid > 0) waitpid(pid, nullptr, 0);
+}
+
+void DeleteNamespace(const char* name) {
+  const char* argv[] = {"/usr/sbin/ip", "netns", "del", name, nullptr};
+  if (access(argv[0], X_OK) != 0) argv[0] = "/sbin/ip";
+  ForkExecWait(argv);
+}
+
+// Async-signal-safe: kill, fork, execv, waitpid, _exit.
+void EmergencyCleanup(int sig) {
+  for (auto& p : g_pids) {
+    const pid_t pid = p.exchange(0);
+    if (pid > 0) kill(pid, SIGKILL);
+  }
+  for (int i = 0; i < g_namespace_count.load(); ++i) DeleteNamespace(g_namespaces[i]);
+  _exit(128 + sig);
+}
+
+void TrackPid(pid_t pid) {
+  for (auto& p : g_pids) {
+    pid_t zero = 0;
+    if (p.compare_exchange_strong(zero, pid)) return;
+  }
+}
+void UntrackPid(pid_t pid) {
+  for (auto& p : g_pids) {
+    pid_t same = pid;
+    p.compare_exchange_strong(same, 0);
+  }
+}
+
+std::string Output(const std::string& command) {
+  std::string out;
+  FILE* f = popen(command.c_str(), "r");
+  if (f == nullptr) return out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), f)) > 0) out.append(buffer, n);
+  pclose(f);
+  return out;
+}
+
+bool Sh(const std::string& command) { return std::system(command.c_str()) == 0; }
+
+// Namespaces of earlier runs of this test that died without cleaning up.
+void RemoveStaleNamespaces() {
+  std::istringstream list(Output("ip netns list 2>/dev/null"));
+  std::string line;
+  for (int i = 0; i < 256 && std::getline(list, line); ++i) {
+    const std::string name = line.substr(0, line.find(' '));
+    if (name.rfind("lbdv-", 0) != 0) continue;
+    const size_t dash = name.find('-', 5);
+    if (dash == std::string::npos) continue;
+    const std::string pid = name.substr(5, dash - 5);
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (std::to_string(getpid()) == pid || std::filesystem::exists("/proc/" + pid)) continue;
+    DeleteNamespace(name.c_str());
+  }
+}
+
+// Polls `condition` every 20 ms until it holds or `timeout` passes.
+bool WaitFor(const std::function<bool()>& condition, milliseconds timeout) {
+  const auto end = Clock::now() + timeout;
+  while (Clock::now() < end) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return condition();
+}
+
+// --- processes ----------------------------------------------------------------
+
+// A process started inside a namespace (`ip netns exec` execs it, so the PID
+// is the program's). Killed with SIGKILL and reaped when destroyed.
+class Process {
+ public:
+  Process(const std::string& ns, const std::vector<std::string>& args, const std::string& log) {
+    std::vector<std::string> all = {"ip", "netns", "exec", ns};
+    all.insert(all.end(), args.begin(), args.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // the test dies -> so does this
+      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+      }
+      std::vector<char*> argv;
+      for (std::string& a : all) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execvp("ip", argv.data());
+      _exit(127);
+    }
+    if (pid_ > 0) TrackPid(pid_);
+  }
+  ~Process() { Kill(SIGKILL); }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0 && !exited_; }
+  void Signal(int sig) {
+    if (running()) kill(pid_, sig);
+  }
+  // Waits (bounded) for the exit; true when it exited.
+  bool Wait(milliseconds timeout) {
+    if (pid_ <= 0 || exited_) return true;
+    const bool done = WaitFor(
+        [this] {
+          int status = 0;
+          if (waitpid(pid_, &status, WNOHANG) == pid_) exited_ = true;
+          return exited_;
+        },
+        timeout);
+    if (done) UntrackPid(pid_);
+    return done;
+  }
+  void Kill(int sig) {
+    if (!running()) return;
+    kill(pid_, sig);
+    if (!Wait(milliseconds(3000))) {
+      kill(pid_, SIGKILL);
+      Wait(milliseconds(3000));
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+};
+
+// keepalived -P -n: the parent stays in the foreground, the VRRP work happens
+// in a child whose PID is in the -r file.
+class Keepalived {
+ public:
+  Keepalived(const std::string& ns, const std::string& dir, const std::string& conf) {
+    conf_ = dir + "/keepalived-" + std::to_string(++runs_) + ".conf";
+    pidfile_ = conf_ + ".pid";
+    vrrp_pidfile_ = conf_ + ".vrrp.pid";
+    std::ofstream(conf_) << conf;
+    process_.emplace(ns,
+                     std::vector<std::string>{kKeepalived, "-P", "-n", "-l", "-D", "-f", conf_,
+                                              "-p", pidfile_, "-r", vrrp_pidfile_},
+                     dir + "/keepalived.log");
+    // The child's PID, for the crash and for cleanup.
+    WaitFor([this] { return VrrpPid() > 0; }, milliseconds(3000));
+    child_ = VrrpPid();
+    if (child_ > 0) TrackPid(child_);
+  }
+  ~Keepalived() { Crash(); }
+
+  // A crash: nothing sent, VIPs left behind. The parent is stopped first so
+  // it cannot restart the child or signal it.
+  void Crash() {
+    if (!process_ || !process_->running()) return;
+    process_->Signal(SIGSTOP);
+    if (child_ > 0) kill(child_, SIGKILL);
+    process_->Kill(SIGKILL);
+    Forget();
+  }
+  // Graceful: keepalived sends priority 0 and removes its VIPs.
+  bool Terminate() {
+    if (!process_) return true;
+    process_->Signal(SIGTERM);
+    const bool ok = process_->Wait(milliseconds(5000));
+    Forget();
+    return ok;
+  }
+
+ private:
+  pid_t VrrpPid() const {
+    std::ifstream in(vrrp_pidfile_);
+    pid_t pid = 0;
+    in >> pid;
+    return pid;
+  }
+  void Forget() {
+    if (child_ > 0) {
+      // Reaped by the parent, or by init once the parent is gone.
+      UntrackPid(child_);
+      child_ = 0;
+    }
+  }
+
+  static inline int runs_ = 0;
+  std::string conf_, pidfile_, vrrp_pidfile_;
+  std::optional<Process> process_;
+  pid_t child_ = 0;
+};
+
+// --- topology -----------------------------------------------------------------
+
+class Topology {
+ public:
+  Topology() {
+    const std::string prefix = "lbdv-" + std::to_string(getpid()) + "-";
+    a_ = prefix + "a";
+    b_ = prefix + "b";
+    for (const std::string* ns : {&a_, &b_}) {
+      const int i = g_namespace_count.load();
+      if (i < 4) {
+        std::snprintf(g_namespaces[i], sizeof(g_namespaces[i]), "%s", ns->c_str());
+        g_namespace_count.store(i + 1);
+      }
+    }
+    const std::string va = "lbdv" + std::to_string(getpid()) + "a";
+    const std::string vb = "lbdv" + std::to_string(getpid()) + "b";
+    ok_ =
+        Sh("ip netns add " + a_) && Sh("ip netns add " + b_) &&
+        Sh("ip link add " + va + " netns " + a_ + " type veth peer name " + vb + " netns " + b_) &&
+        Sh("ip -n " + a_ + " link set " + va + " name eth0") &&
+        Sh("ip -n " + b_ + " link set " + vb + " name eth0") &&
+        Sh("ip -n " + a_ + " addr add 10.200.1.1/24 dev eth0") &&
+        Sh("ip -n " + b_ + " addr add 10.200.1.2/24 dev eth0") &&
+        Sh("ip -n " + a_ + " link set lo up") && Sh("ip -n " + b_ + " link set lo up") &&
+        Sh("ip -n " + a_ + " link set eth0 up") && Sh("ip -n " + b_ + " link set eth0 up");
+  }
+  ~Topology() {
+    DeleteNamespace(a_.c_str());
+    DeleteNamespace(b_.c_str());
+    g_namespace_count.store(0);
+  }
+  bool ok() const { return ok_; }
+  const std::string& a() const { return a_; }
+  const std::string& b() const { return b_; }
+
+  static bool HasVip(const std::string& ns) {
+    return Output("ip -n " + ns + " -4 -o addr show dev eth0")
+               .find(std::string(" ") + kVip + "/") != std::string::npos;
+  }
+
+ private:
+  std::string a_, b_;
+  bool ok_ = false;
+};
+
+std::string LbdConfig(int version, int priority, bool preempt,
+                      const std::vector<std::string>& peers = {}, const std::string& pass = "") {
+  std::ostringstream y;
+  y << "vrrp:\n"
+    << "  - name: VI_1\n"
+    << "    interface: eth0\n"
+    << "    virtual_router_id: 51\n"
+    << "    priority: " << priority << "\n"
+    << "    version: " << version << "\n"
+    << "    advert_interval: 1s\n"
+    << "    preempt: " << (preempt ? "true" : "false") << "\n"
+    << "    virtual_ips: [" << kVip << "/24]\n";
+  if (!pass.empty()) y << "    auth_pass: " << pass << "\n";
+  if (!peers.empty()) {
+    y << "    unicast_peers: [";
+    for (size_t i = 0; i < peers.size(); ++i) y << (i ? ", " : "") << peers[i];
+    y << "]\n";
+  }
+  return y.str();
+}
+
+std::string KeepalivedConfig(int version, int priority, bool preempt, const std::string& pass) {
+  std::ostringstream c;
+  c << "global_defs {\n  router_id lbdv\n}\n"
+    << "vrrp_instance VI_1 {\n"
+    << "  state BACKUP\n"
+    << "  interface eth0\n"
+    << "  virtual_router_id 51\n"
+    << "  priority " << priority << "\n"
+    << "  advert_int 1\n"
+    << "  version " << version << "\n";
+  if (!preempt) c << "  nopreempt\n";
+  if (!pass.empty()) {
+    c << "  authentication {\n    auth_type PASS\n    auth_pass " << pass << "\n  }\n";
+  }
+  c << "  virtual_ipaddress {\n    " << kVip << "/24\n  }\n}\n";
+  return c.str();
+}
+
+// From lbd-vrrp's log ("HH:MM:SS.mmm vrrp VI_1: ..."): seconds from the
+// last "left (priority 0)" to the "entering MASTER" after it, or -1.
+double SkewFromLog(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  double left = -1;
+  double result = -1;
+  auto seconds = [](const std::string& l) {
+    return std::stod(l.substr(0, 2)) * 3600 + std::stod(l.substr(3, 2)) * 60 +
+           std::stod(l.substr(6, 6));
+  };
+  for (int i = 0; i < 100000 && std::getline(in, line); ++i) {
+    if (line.size() < 12 || line[2] != ':' || line[8] != '.') continue;
+    if (line.find("left (priority 0)") != std::string::npos) left = seconds(line);
+    if (left >= 0 && line.find("entering MASTER") != std::string::npos) {
+      result = seconds(line) - left;
+      left = -1;
+    }
+  }
+  return result;
+}
+
+class VrrpIntegration : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    struct sigaction sa {};
+    sa.sa_handler = EmergencyCleanup;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);
+    RemoveStaleNamespaces();
+  }
+
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, raw sockets)";
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (char& c : name) {
+      if (c == '/') c = '_';
+    }
+    dir_ = "/tmp/lbdv-" + std::to_string(getpid()) + "-" + name;
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    topology_.emplace();
+    ASSERT_TRUE(topology_->ok()) << "could not build the namespaces";
+    // The veth carrier comes up asynchronously.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return Output("ip -n " + topology_->b() + " -o link show dev eth0").find("LOWER_UP") !=
+                 std::string::npos;
+        },
+        milliseconds(3000)));
+  }
+
+  void TearDown() override {
+    lbd_a_.reset();
+    lbd_b_.reset();
+    keepalived_.reset();
+    if (HasFailure()) {
+      for (const char* log : {"lbd-a.log", "lbd-b.log", "keepalived.log"}) {
+        std::ifstream in(dir_ + "/" + log);
+        if (!in) continue;
+        std::stringstream s;
+        s << in.rdbuf();
+        std::fprintf(stderr, "---- %s ----\n%s", log, s.str().c_str());
+      }
+    }
+    topology_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  bool HaveKeepalived() const { return access(kKeepalived, X_OK) == 0; }
+
+  std::unique_ptr<Process> StartLbd(const std::string& ns, const std::string& tag,
+                                    const std::string& yaml) {
+    const std::string file = dir_ + "/lbd-" + tag + ".yaml";
+    std::ofstream(file) << yaml;
+    return std::make_unique<Process>(ns, std::vector<std::string>{LBD_VRRP_PATH, "-c", file},
+                                     dir_ + "/lbd-" + tag + ".log");
+  }
+
+  // A holds the VIP and B does not (or the reverse).
+  bool Holder(bool a_holds) const {
+    return Topology::HasVip(topology_->a()) == a_holds &&
+           Topology::HasVip(topology_->b()) == !a_holds;
+  }
+  bool WaitHolder(bool a_holds, milliseconds timeout) const {
+    return WaitFor([&] { return Holder(a_holds); }, timeout);
+  }
+  // Seconds until `ns` holds the VIP, or a negative number.
+  static double TimeUntilVip(const std::string& ns, Clock::time_point since, milliseconds limit) {
+    if (!WaitFor([&] { return Topology::HasVip(ns); }, limit)) return -1;
+    return std::chrono::duration<double>(Clock::now() - since).count();
+  }
+
+  std::string dir_;
+  std::optional<Topology> topology_;
+  std::unique_ptr<Process> lbd_a_;
+  std::unique_ptr<Process> lbd_b_;
+  std::unique_ptr<Keepalived> keepalived_;
+};
+
+class VrrpInterop : public VrrpIntegration, public ::testing::WithParamInterface<int> {};
+
+// keepalived (150) master in A, lbd-vrrp (100) backup in B.
+TEST_P(VrrpInterop, LbdBacksUpKeepalived) {
+  if (!HaveKeepalived()) GTEST_SKIP() << "keepalived is not installed (apt-get install keepalived)";
+  const int version = GetParam();
+  const std::string pass = version == 2 ? "lbdpass" : "";
+  const std::string a = topology_->a(), b = topology_->b();
+  keepalived_ = std::make_unique<Keepalived>(a, dir_, KeepalivedConfig(version, 150, true, pass));
+  lbd_b_ = StartLbd(b, "b", LbdConfig(version, 100, true, {}, pass));
+  ASSERT_TRUE(WaitHolder(true, milliseconds(8000))) << "keepalived (150) should be master";
+
+  // Crash keepalived: lbd takes over after Master_Down_Interval.
+  auto t0 = Clock::now();
+  keepalived_->Crash();
+  const double takeover = TimeUntilVip(b, t0, milliseconds(6000));
+  std::printf("[vrrp v%d] lbd-vrrp takeover after SIGKILL of keepalived master: %.3f s\n", version,
+              takeover);
+  ASSERT_GT(takeover, 0) << "lbd-vrrp did not take over";
+  EXPECT_LT(takeover, kTakeoverBound);
+
+  // keepalived comes back and preempts (it removes its stale VIP at start).
+  keepalived_ = std::make_unique<Keepalived>(a, dir_, KeepalivedConfig(version, 150, true, pass));
+  ASSERT_TRUE(WaitHolder(true, milliseconds(8000))) << "restarted keepalived should preempt";
+
+  // Graceful stop: priority 0, lbd takes over after Skew_Time.
+  t0 = Clock::now();
+  ASSERT_TRUE(keepalived_->Terminate());
+  const double handover = TimeUntilVip(b, t0, milliseconds(4000));
+  const double skew = SkewFromLog(dir_ + "/lbd-b.log");
+  std::printf(
+      "[vrrp v%d] lbd-vrrp takeover after SIGTERM of keepalived master: %.3f s (%.3f s after "
+      "its priority-0 advert)\n",
+      version, handover, skew);
+  ASSERT_GT(handover, 0);
+  // keepalived itself needs ~0.4 s from SIGTERM to its priority-0 advert.
+  EXPECT_LT(handover, 2.0);
+  EXPECT_GT(skew, 0.5);  // Skew_Time of priority 100: 609 ms
+  EXPECT_LT(skew, 0.609 + 0.2);
+  EXPECT_FALSE(Topology::HasVip(a));
+}
+
+// lbd-vrrp (150) master in A, keepalived (100) backup in B.
+TEST_P(VrrpInterop, KeepalivedBacksUpLbd) {
+  if (!HaveKeepalived()) GTEST_SKIP() << "keepalived is not installed (apt-get install keepalived)";
+  const int version = GetParam();
+  const std::string pass = version == 2 ? "lbdpass" : "";
+  const std::string a = topology_->a(), b = topology_->b();
+  keepalived_ = std::make_unique<Keepalived>(b, dir_, KeepalivedConfig(version, 100, true, pass));
+  lbd_a_ = StartLbd(a, "a", LbdConfig(version, 150, true, {}, pass));
+  ASSERT_TRUE(WaitHolder(true, milliseconds(8000))) << "lbd-vrrp (150) should be master";
+
+  auto t0 = Clock::now();
+  lbd_a_->Kill(SIGKILL);
+  const double takeover = TimeUntilVip(b, t0, milliseconds(6000));
+  std::printf("[vrrp v%d] keepalived takeover after SIGKILL of lbd-vrrp master: %.3f s\n", version,
+              takeover);
+  ASSERT_GT(takeover, 0) << "keepalived did not take over";
+  EXPECT_LT(takeover, kTakeoverBound);
+
+  // lbd-vrrp restarts: removes its stale VIP, waits as backup, preempts.
+  lbd_a_ = StartLbd(a, "a", LbdConfig(version, 150, true, {}, pass));
+  ASSERT_TRUE(WaitHolder(true, milliseconds(8000))) << "restarted lbd-vrrp should preempt";
+
+  t0 = Clock::now();
+  lbd_a_->Signal(SIGTERM);
+  const double handover = TimeUntilVip(b, t0, milliseconds(4000));
+  std::printf("[vrrp v%d] keepalived takeover after SIGTERM of lbd-vrrp master: %.3f s\n", version,
+              handover);
+  ASSERT_GT(handover, 0);
+  EXPECT_LT(handover, 0.609 + 0.6);
+  ASSERT_TRUE(lbd_a_->Wait(milliseconds(3000)));
+  EXPECT_FALSE(Topology::HasVip(a)) << "lbd-vrrp should remove its VIP on SIGTERM";
+}
+
+INSTANTIATE_TEST_SUITE_P(Versions, VrrpInterop, ::testing::Values(2, 3),
+                         [](const ::testing::TestParamInfo<int>& param_info) {
+                           return "V" + std::to_string(param_info.param);
+                         });
+
+TEST_F(VrrpIntegration, NopreemptLbdLeavesKeepalivedMaster) {
+  if (!HaveKeepalived()) GTEST_SKIP() << "keepalived is not installed (apt-get install keepalived)";
+  const std::string a = topology_->a(), b = topology_->b();
+  keepalived_ = std::make_unique<Keepalived>(b, dir_, KeepalivedConfig(3, 100, true, ""));
+  ASSERT_TRUE(WaitFor([&] { return Topology::HasVip(b); }, milliseconds(6000)));
+  // Higher priority, preempt: false: it must stay backup.
+  lbd_a_ = StartLbd(a, "a", LbdConfig(3, 150, false));
+  std::this_thread::sleep_for(milliseconds(5000));  // > Master_Down_Interval (3.41 s)
+  EXPECT_TRUE(Holder(false)) << "nopreempt lbd-vrrp took the VIP from a live master";
+  // It is listening, not deaf: once the master dies it takes over.
+  const auto t0 = Clock::now();
+  keepalived_->Crash();
+  const double takeover = TimeUntilVip(a, t0, milliseconds(6000));
+  ASSERT_GT(takeover, 0);
+  EXPECT_LT(takeover, 3.0 + 0.414 + 0.5);  // skew of 150: (256-150)/256 s
+}
+
+// Two lbd-vrrp over unicast_peers (v3 checksum with the unicast destination).
+TEST_F(VrrpIntegration, LbdPairOverUnicast) {
+  const std::string a = topology_->a(), b = topology_->b();
+  lbd_a_ = StartLbd(a, "a", LbdConfig(3, 150, true, {"10.200.1.2"}));
+  lbd_b_ = StartLbd(b, "b", LbdConfig(3, 100, true, {"10.200.1.1"}));
+  ASSERT_TRUE(WaitHolder(true, milliseconds(8000)));
+
+  auto t0 = Clock::now();
+  lbd_a_->Kill(SIGKILL);
+  const double takeover = TimeUntilVip(b, t0, milliseconds(6000));
+  std::printf("[vrrp v3 unicast] lbd-vrrp takeover after SIGKILL of lbd-vrrp master: %.3f s\n",
+              takeover);
+  ASSERT_GT(takeover, 0);
+  EXPECT_LT(takeover, kTakeoverBound);
+
+  lbd_a_ = StartLbd(a, "a", LbdConfig(3, 150, true, {"10.200.1.2"}));
+  ASSERT_TRUE(WaitHolder(true, milliseconds(8000))) << "restarted lbd-vrrp should preempt";
+
+  t0 = Clock::now();
+  lbd_a_->Signal(SIGTERM);
+  const double handover = TimeUntilVip(b, t0, milliseconds(4000));
+  const double skew = SkewFromLog(dir_ + "/lbd-b.log");
+  std::printf(
+      "[vrrp v3 unicast] lbd-vrrp takeover after SIGTERM of lbd-vrrp master: %.3f s (%.3f s "
+      "after its priority-0 advert)\n",
+      handover, skew);
+  ASSERT_GT(handover, 0);
+  EXPECT_LT(handover, 0.609 + 0.6);
+  EXPECT_GT(skew, 0.5);
+  EXPECT_LT(skew, 0.609 + 0.2);
+}
+
+// Interface down -> FAULT (VIP removed), up -> BACKUP and master again.
+TEST_F(VrrpIntegration, InterfaceDownIsFault) {
+  const std::string a = topology_->a();
+  lbd_a_ = StartLbd(a, "a", LbdConfig(3, 255, true));  // owner: master at once
+  ASSERT_TRUE(WaitFor([&] { return Topology::HasVip(a); }, milliseconds(3000)));
+  ASSERT_TRUE(Sh("ip -n " + a + " link set eth0 down"));
+  EXPECT_TRUE(WaitFor([&] { return !Topology::HasVip(a); }, milliseconds(3000)));
+  ASSERT_TRUE(Sh("ip -n " + a + " link set eth0 up"));
+  EXPECT_TRUE(WaitFor([&] { return Topology::HasVip(a); }, milliseconds(5000)));
+  std::ifstream in(dir_ + "/lbd-a.log");
+  std::stringstream log;
+  log << in.rdbuf();
+  EXPECT_NE(log.str().find("entering FAULT state"), std::string::npos) << log.str();
+}
+
+}  // namespace
