@@ -366,6 +366,34 @@ TEST_F(LbdTest, SampleConfigsInTestDataAreCheckedLikeUsersWould) {
   EXPECT_NE(r.err.find("sticky_sessions"), std::string::npos) << r.err;
 }
 
+TEST_F(LbdTest, ABusyPortFailsTheStartAndRefusesTheReload) {
+  MakeBackends(1);
+  // Something else owns this port (without SO_REUSEPORT).
+  Fd squatter(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa = Addr("127.0.0.1", 0);
+  ASSERT_EQ(bind(squatter.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  ASSERT_EQ(listen(squatter.get(), 1), 0);
+  socklen_t len = sizeof(sa);
+  getsockname(squatter.get(), reinterpret_cast<sockaddr*>(&sa), &len);
+  Svc busy = WebService("rr");
+  busy.name = "busy";
+  busy.port = ntohs(sa.sin_port);
+
+  std::string cfg = dir_.File("busy.yaml");
+  std::ofstream(cfg) << MakeConfig(dir_, {busy});
+  auto r = RunProgram(dir_, {LBD_PATH, "-c", cfg});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("Address already in use"), std::string::npos) << r.err;
+
+  StartLbd(MakeConfig(dir_, {WebService("rr")}));
+  lbd_->WriteConfig(MakeConfig(dir_, {WebService("rr"), busy}));
+  auto reload = lbd_->Ctl({"reload"});
+  EXPECT_EQ(reload.exit_code, 1);
+  EXPECT_NE(reload.err.find("Address already in use"), std::string::npos) << reload.err;
+  EXPECT_EQ(lbd_->Ctl({"status"}).out.find("(busy)"), std::string::npos);
+  EXPECT_EQ(AskId(vip_), "b0");
+}
+
 TEST_F(LbdTest, SighupWithABadFileKeepsTheOldConfigServing) {
   MakeBackends(1);
   StartLbd(MakeConfig(dir_, {WebService("rr")}));

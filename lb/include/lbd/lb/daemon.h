@@ -105,9 +105,9 @@ class Daemon {
   std::deque<Sample> total_samples_;
   std::map<std::string, std::deque<Sample>> service_samples_;
 
-  ev_signal sighup_, sigterm_, sigint_;
-  ev_timer tick_;
-  ev_timer drain_timer_;
+  ev_signal sighup_{}, sigterm_{}, sigint_{};  // zeroed: stopping an unstarted one is a no-op
+  ev_timer tick_{};
+  ev_timer drain_timer_{};
   bool shutting_down_ = false;
   double drain_deadline_ = 0;
   bool aborted_ = false;
