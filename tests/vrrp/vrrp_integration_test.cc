@@ -10,6 +10,7 @@
 // Needs root (namespaces, raw sockets). The keepalived cases are skipped when
 // /usr/sbin/keepalived is missing (scripts/setup should install it).
 #include <arpa/inet.h>
+#include <ev.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <ifaddrs.h>
@@ -21,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -33,6 +35,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "lbd/vrrp/vrrp.h"
 
 namespace {
 
@@ -295,7 +299,8 @@ class Topology {
 };
 
 std::string LbdConfig(int version, int priority, bool preempt,
-                      const std::vector<std::string>& peers = {}, const std::string& pass = "") {
+                      const std::vector<std::string>& peers = {}, const std::string& pass = "",
+                      const std::string& extra = "") {
   std::ostringstream y;
   y << "vrrp:\n"
     << "  - name: VI_1\n"
@@ -312,7 +317,7 @@ std::string LbdConfig(int version, int priority, bool preempt,
     for (size_t i = 0; i < peers.size(); ++i) y << (i ? ", " : "") << peers[i];
     y << "]\n";
   }
-  return y.str();
+  return y.str() + extra;
 }
 
 std::string KeepalivedConfig(int version, int priority, bool preempt, const std::string& pass) {
@@ -563,19 +568,145 @@ TEST_F(VrrpIntegration, LbdPairOverUnicast) {
   EXPECT_LT(skew, 0.609 + 0.2);
 }
 
-// Interface down -> FAULT (VIP removed), up -> BACKUP and master again.
-TEST_F(VrrpIntegration, InterfaceDownIsFault) {
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Children of `pid` (zombies included), from /proc.
+std::string Children(pid_t pid) {
+  return ReadFile("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+}
+
+// Interface down -> FAULT (VIP removed), up -> MASTER again; notify scripts
+// get keepalived's arguments; every script is reaped (no zombies).
+TEST_F(VrrpIntegration, InterfaceDownIsFaultAndNotifyScriptsRun) {
   const std::string a = topology_->a();
-  lbd_a_ = StartLbd(a, "a", LbdConfig(3, 255, true));  // owner: master at once
+  const std::string out = dir_ + "/notify.out";
+  const std::string script = dir_ + "/notify.sh";
+  std::ofstream(script) << "#!/bin/sh\necho \"$*\" >> " << out << "\n";
+  ASSERT_EQ(chmod(script.c_str(), 0755), 0);
+  const std::string extra = "    notify: " + script + "\n" + "    notify_master: echo master >> " +
+                            out + "\n" + "    notify_fault: echo fault >> " + out + "\n";
+  lbd_a_ = StartLbd(a, "a", LbdConfig(3, 255, true, {}, "", extra));  // owner: master at once
   ASSERT_TRUE(WaitFor([&] { return Topology::HasVip(a); }, milliseconds(3000)));
   ASSERT_TRUE(Sh("ip -n " + a + " link set eth0 down"));
   EXPECT_TRUE(WaitFor([&] { return !Topology::HasVip(a); }, milliseconds(3000)));
   ASSERT_TRUE(Sh("ip -n " + a + " link set eth0 up"));
   EXPECT_TRUE(WaitFor([&] { return Topology::HasVip(a); }, milliseconds(5000)));
-  std::ifstream in(dir_ + "/lbd-a.log");
-  std::stringstream log;
-  log << in.rdbuf();
-  EXPECT_NE(log.str().find("entering FAULT state"), std::string::npos) << log.str();
+  EXPECT_NE(ReadFile(dir_ + "/lbd-a.log").find("entering FAULT state"), std::string::npos);
+  lbd_a_->Signal(SIGTERM);
+  ASSERT_TRUE(lbd_a_->Wait(milliseconds(3000)));
+  EXPECT_FALSE(Topology::HasVip(a));
+  // The STOP notification is started at exit; give the scripts a moment.
+  EXPECT_TRUE(
+      WaitFor([&] { return ReadFile(out).find("STOP") != std::string::npos; }, milliseconds(3000)));
+  const std::string notes = ReadFile(out);
+  for (const char* expected : {"INSTANCE VI_1 MASTER 255", "INSTANCE VI_1 FAULT 255",
+                               "INSTANCE VI_1 STOP 255", "master", "fault"}) {
+    EXPECT_NE(notes.find(expected), std::string::npos) << expected << " in:\n" << notes;
+  }
+}
+
+TEST_F(VrrpIntegration, NotifyScriptsLeaveNoZombies) {
+  const std::string a = topology_->a();
+  const std::string out = dir_ + "/notify.out";
+  const std::string extra = "    notify: echo >> " + out + "\n" +
+                            "    notify_master: echo master >> " + out + "\n" +
+                            "    notify_fault: echo fault >> " + out + "\n";
+  lbd_a_ = StartLbd(a, "a", LbdConfig(3, 255, true, {}, "", extra));
+  ASSERT_TRUE(WaitFor([&] { return Topology::HasVip(a); }, milliseconds(3000)));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Sh("ip -n " + a + " link set eth0 down"));
+    ASSERT_TRUE(WaitFor([&] { return !Topology::HasVip(a); }, milliseconds(3000)));
+    ASSERT_TRUE(Sh("ip -n " + a + " link set eth0 up"));
+    ASSERT_TRUE(WaitFor([&] { return Topology::HasVip(a); }, milliseconds(3000)));
+  }
+  // 4 MASTER + 3 FAULT transitions, two commands each.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const std::string notes = ReadFile(out);
+        return std::count(notes.begin(), notes.end(), '\n') >= 14;
+      },
+      milliseconds(3000)));
+  // Every script has been reaped: lbd-vrrp has no child left, zombie or not.
+  EXPECT_TRUE(WaitFor([&] { return Children(lbd_a_->pid()).empty(); }, milliseconds(3000)))
+      << "children: " << Children(lbd_a_->pid());
+}
+
+// The library as the daemon embeds it: a Vrrp on the caller's loop, fed by
+// the health side through ServiceTracker::SetServiceUp, read through
+// Snapshot(). Runs on a thread that joined namespace A (setns is per thread;
+// every socket, including each netlink request, is opened on that thread).
+TEST_F(VrrpIntegration, EmbeddedTrackServicesLowerPriorityOrFault) {
+  using lbd::vrrp::State;
+  const std::string a = topology_->a();
+  std::thread([&] {
+    const int fd = open(("/run/netns/" + a).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(setns(fd, CLONE_NEWNET), 0);
+    close(fd);
+    struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO);
+    lbd::VrrpInstanceConfig c;
+    c.name = "VI_9";
+    c.interface = "eth0";
+    c.virtual_router_id = 9;
+    c.priority = 255;
+    c.version = 3;
+    c.virtual_ips = {std::string(kVip) + "/24"};
+    c.track_services = {{"shop", -60}, {"db", 0}};
+    lbd::vrrp::Options options;
+    options.garp_repeat = 1;
+    std::vector<std::string> log;
+    options.log = [&log](const std::string& line) { log.push_back(line); };
+    auto created = lbd::vrrp::Vrrp::Create(loop, {c}, options);
+    ASSERT_TRUE(created.ok()) << created.status().message();
+    lbd::vrrp::Vrrp& vrrp = **created;
+    auto status = [&vrrp] { return vrrp.Snapshot().at(0); };
+    auto run_for = [loop](milliseconds d) {
+      const auto end = Clock::now() + d;
+      while (Clock::now() < end) {
+        ev_run(loop, EVRUN_NOWAIT);
+        std::this_thread::sleep_for(milliseconds(10));
+      }
+    };
+
+    vrrp.Start();
+    EXPECT_EQ(status().state, State::kMaster);  // owner: at once
+    EXPECT_TRUE(Topology::HasVip(a));
+    // A tracked service down with weight -60: still master, advertises 195.
+    vrrp.SetServiceUp("shop", false);
+    EXPECT_EQ(status().effective_priority, 195);
+    EXPECT_EQ(status().priority, 255);
+    const uint64_t sent = status().counters.adverts_sent;
+    run_for(milliseconds(1100));
+    EXPECT_GT(status().counters.adverts_sent, sent);
+    EXPECT_EQ(status().state, State::kMaster);
+    // Unknown services change nothing.
+    vrrp.SetServiceUp("nope", false);
+    EXPECT_EQ(status().effective_priority, 195);
+    // Weight 0: FAULT, priority 0 sent, VIP removed.
+    vrrp.SetServiceUp("db", false);
+    EXPECT_EQ(status().state, State::kFault);
+    EXPECT_EQ(status().counters.priority_zero_sent, 1u);
+    EXPECT_EQ(status().counters.became_fault, 1u);
+    EXPECT_FALSE(Topology::HasVip(a));
+    // Both back: owner again, master at once.
+    vrrp.SetServiceUp("shop", true);
+    vrrp.SetServiceUp("db", true);
+    EXPECT_EQ(status().effective_priority, 255);
+    EXPECT_EQ(status().state, State::kMaster);
+    EXPECT_EQ(status().counters.became_master, 2u);
+    EXPECT_TRUE(Topology::HasVip(a));
+    EXPECT_EQ(status().master_ip, "10.200.1.1");
+    vrrp.Stop();
+    EXPECT_EQ(status().state, State::kInit);
+    EXPECT_FALSE(Topology::HasVip(a));
+    created->reset();
+    ev_loop_destroy(loop);
+  }).join();
 }
 
 }  // namespace
