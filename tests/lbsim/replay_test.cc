@@ -180,6 +180,52 @@ TEST(ReplayVectors, RemovedIdCanBeAddedAgain) {
               "- A");
 }
 
+// Beyond the page's vectors: cases derived from its prose, one behaviour each.
+
+TEST(ReplayReference, ShGivesEachServerWeightConsecutiveBuckets) {
+  // A2 B1: buckets A A B A A B ...; 192.0.2.1 -> bucket 50 (50 % 3 == 2: B),
+  // 192.0.2.2 -> bucket 148 (148 % 3 == 1: A).
+  ExpectPicks(
+      "scheduler sh\nserver A 10.0.0.1:80 2\nserver B 10.0.0.2:80 1\n"
+      "pick 192.0.2.1:1 192.0.2.100:80\npick 192.0.2.2:1 192.0.2.100:80\n",
+      "B A");
+}
+
+TEST(ReplayReference, WrrRoundsCwUpToTheGcdStep) {
+  // A4 then B2 added: di = 2, mw = 3, cw rounded to (1 / 2) * 2 + 1 = 1.
+  ExpectPicks("scheduler wrr\nserver A 10.0.0.1:80 4\nserver B 10.0.0.2:80 2\n" + Picks(8),
+              "A B A A B A A B");
+}
+
+TEST(ReplayReference, WeightSetWhileDownIsWhatUpRestores) {
+  ExpectPicks(
+      "scheduler rr\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 1\n"
+      "down A\nweight A 0\nup A\n" +
+          Picks(2) + "weight A 1\n" + Picks(2),
+      "B B A B");
+}
+
+TEST(ReplayReference, LblcReschedulesWhenItsServerIsRemoved) {
+  ExpectPicks(
+      "scheduler lblc\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 1\n"
+      "pick 198.51.100.1:1 203.0.113.9:80\n"
+      "remove A\n"
+      "pick 198.51.100.1:1 203.0.113.9:80\n"
+      "server A 10.0.0.1:80 1\n"
+      "pick 198.51.100.1:1 203.0.113.9:80\n",
+      "A B B");
+}
+
+TEST(ReplayReference, LblcrReplicatesAndPrunesAfterTheExpiration) {
+  const std::string d = "pick 198.51.100.1:1 203.0.113.9:80\n";
+  ExpectPicks("scheduler lblcr\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 1\n" + d +
+                  "conns A 2 0\n" + d +              // A lblc-overloaded: wlc adds B, set {B, A}
+                  "conns A 0 0\n" + d +              // least loaded member, first on ties: B
+                  "time 11\nconns B 5 0\n" + d +     // set older than 10 s: B pruned; A picked
+                  "conns A 3 0\nconns B 0 0\n" + d,  // A overloaded again: B rejoins
+              "A B B A B", "--expiration 10");
+}
+
 TEST(ReplayFormat, CommentsBlankLinesAndArbitraryIds) {
   ExpectPicks(
       "# a trace\n\n   \nscheduler rr   # trailing\n"
