@@ -11,6 +11,8 @@
 #include <unordered_map>
 
 #include "lbsched/service.h"
+#include "lru.h"
+#include "random.h"
 
 namespace lbd::lbsim {
 namespace {
@@ -20,38 +22,7 @@ constexpr uint32_t kDestBase = 0x64400001;    // 100.64.0.1
 constexpr uint16_t kDestPort = 80;
 constexpr size_t kProbeFlows = 20000;
 
-// xoshiro256** seeded through splitmix64: fast, and the same numbers on every
-// platform (the std:: distributions are not specified bit for bit).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) {
-    for (auto& s : s_) {
-      seed += 0x9E3779B97F4A7C15ULL;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-      s = z ^ (z >> 31);
-    }
-  }
-  uint64_t Next() {
-    const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = Rotl(s_[3], 45);
-    return result;
-  }
-  // Uniform in [0, 1).
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-
- private:
-  static uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
-
+// The scheduler's clock is simulated time.
 class SimClock final : public Clock {
  public:
   std::chrono::nanoseconds Now() const override { return now_; }
@@ -59,85 +30,6 @@ class SimClock final : public Clock {
 
  private:
   std::chrono::nanoseconds now_{0};
-};
-
-// Index in [0, n) with probability proportional to 1 / (i + 1)^s.
-class Popularity {
- public:
-  Popularity(int n, double s) : n_(n) {
-    if (s <= 0) return;
-    cdf_.resize(static_cast<size_t>(n));
-    double sum = 0;
-    for (int i = 0; i < n; ++i) {
-      sum += 1.0 / std::pow(i + 1.0, s);
-      cdf_[static_cast<size_t>(i)] = sum;
-    }
-    for (double& c : cdf_) c /= sum;
-  }
-  uint32_t Sample(double u) const {
-    if (cdf_.empty()) return std::min(static_cast<uint32_t>(u * n_), static_cast<uint32_t>(n_ - 1));
-    auto it = std::upper_bound(cdf_.begin(), cdf_.end(), u);
-    return static_cast<uint32_t>(std::min<ptrdiff_t>(it - cdf_.begin(), n_ - 1));
-  }
-
- private:
-  int n_;
-  std::vector<double> cdf_;  // empty: uniform
-};
-
-// A least-recently-used set of destination indices.
-class Lru {
- public:
-  explicit Lru(size_t capacity) : capacity_(capacity) { index_.reserve(capacity * 2); }
-  // True on a hit; on a miss inserts `key`, evicting the least recently used.
-  bool Touch(uint32_t key) {
-    auto it = index_.find(key);
-    if (it != index_.end()) {
-      Unlink(it->second);
-      PushFront(it->second);
-      return true;
-    }
-    uint32_t node;
-    if (nodes_.size() < capacity_) {
-      node = static_cast<uint32_t>(nodes_.size());
-      nodes_.push_back({});
-    } else {
-      node = tail_;
-      Unlink(node);
-      index_.erase(nodes_[node].key);
-    }
-    nodes_[node].key = key;
-    PushFront(node);
-    index_.emplace(key, node);
-    return false;
-  }
-  void Clear() {
-    nodes_.clear();
-    index_.clear();
-    head_ = tail_ = kNil;
-  }
-
- private:
-  static constexpr uint32_t kNil = UINT32_MAX;
-  struct Node {
-    uint32_t key = 0, prev = kNil, next = kNil;
-  };
-  void Unlink(uint32_t n) {
-    Node& x = nodes_[n];
-    (x.prev == kNil ? head_ : nodes_[x.prev].next) = x.next;
-    (x.next == kNil ? tail_ : nodes_[x.next].prev) = x.prev;
-  }
-  void PushFront(uint32_t n) {
-    nodes_[n].prev = kNil;
-    nodes_[n].next = head_;
-    (head_ == kNil ? tail_ : nodes_[head_].prev) = n;
-    head_ = n;
-  }
-
-  size_t capacity_;
-  std::vector<Node> nodes_;
-  std::unordered_map<uint32_t, uint32_t> index_;
-  uint32_t head_ = kNil, tail_ = kNil;
 };
 
 struct Request {

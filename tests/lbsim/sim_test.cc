@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "lbsched/scheduler.h"
+#include "lru.h"
+#include "random.h"
 #include "workload.h"
 
 namespace lbd::lbsim {
@@ -172,6 +174,39 @@ TEST(Simulation, ServerAddedLaterGetsTraffic) {
   SimResult r = RunSim(w, "rr");
   EXPECT_GT(r.servers[2].assigned, 4000);
   EXPECT_LT(r.servers[2].assigned, 6000);
+}
+
+TEST(Lru, EvictsTheLeastRecentlyUsed) {
+  Lru lru(2);
+  EXPECT_FALSE(lru.Touch(1));
+  EXPECT_FALSE(lru.Touch(2));
+  EXPECT_TRUE(lru.Touch(1));   // order now 1, 2
+  EXPECT_FALSE(lru.Touch(3));  // evicts 2
+  EXPECT_TRUE(lru.Touch(1));
+  EXPECT_FALSE(lru.Touch(2));  // evicts 3
+  EXPECT_FALSE(lru.Touch(3));  // evicts 1
+  EXPECT_TRUE(lru.Touch(2));
+  lru.Clear();
+  EXPECT_FALSE(lru.Touch(2));
+}
+
+TEST(Random, SameSeedSameNumbersAndZipfFollowsItsLaw) {
+  Rng a(42), b(42), c(43);
+  for (int i = 0; i < 100; ++i) {
+    uint64_t x = a.Next();
+    EXPECT_EQ(x, b.Next());
+    EXPECT_NE(x, c.Next());
+  }
+  Popularity zipf(10, 1.0);
+  std::vector<int> hits(10, 0);
+  Rng r(1);
+  for (int i = 0; i < 200000; ++i) ++hits[zipf.Sample(r.Uniform())];
+  // P(i) = (1 / (i + 1)) / H(10), H(10) = 2.929: P(0) = 0.341, P(1) / P(0) = 1/2.
+  EXPECT_NEAR(hits[0] / 200000.0, 0.341, 0.01);
+  EXPECT_NEAR(static_cast<double>(hits[1]) / hits[0], 0.5, 0.02);
+  Popularity uniform(4, 0.0);
+  EXPECT_EQ(uniform.Sample(0.0), 0u);
+  EXPECT_EQ(uniform.Sample(0.999999), 3u);
 }
 
 // Workload files.
