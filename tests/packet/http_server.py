@@ -8,13 +8,16 @@ GET /      -> "NAME\n" (and the header X-Served-By: NAME)
 GET /big   -> 50 MiB of deterministic bytes (a 1 MiB block repeated)
 POST /     -> the SHA-256 (hex) of the request body
 anything else -> 404
+UDP datagrams to the same port are answered with "NAME\n".
 """
 import argparse
 import hashlib
 import http.server
 import signal
+import socket
 import socketserver
 import sys
+import threading
 
 BIG_BLOCKS = 50
 
@@ -93,6 +96,15 @@ def main():
         return 0
     Handler.server_name_value = args.name
     srv = Server(("0.0.0.0", args.port), Handler)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("0.0.0.0", args.port))
+
+    def echo():
+        while True:
+            _, peer = udp.recvfrom(2048)
+            udp.sendto((args.name + "\n").encode(), peer)
+
+    threading.Thread(target=echo, daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     srv.serve_forever()
     return 0

@@ -187,7 +187,7 @@ class PacketModeTest : public ::testing::TestWithParam<std::string> {
     std::ofstream(conf) << "global:\n  workers: 2\nvirtual_services:\n  - name: web\n"
                         << "    listen: " << kVip << ":80\n    scheduler: rr\n"
                         << "    forwarding: " << mode_ << "\n"
-                        << "    healthcheck: {type: tcp, interval: 200ms, timeout: 150ms, "
+                        << "    healthcheck: {type: tcp, interval: 300ms, timeout: 1s, "
                            "rise: 1, fall: 2}\n"
                         << "    real_servers:\n"
                         << "      - {address: 10.201.0.11:" << port_ << "}\n"
@@ -285,6 +285,34 @@ TEST_P(PacketModeTest, ServesInRoundRobinOrder) {
   auto c = Counters();
   EXPECT_EQ(SumOut(c, "flows"), 2u * kServers);
   EXPECT_GE(c["flow_lines"], 2u * kServers);  // the connections linger in TIME_WAIT
+}
+
+TEST_P(PacketModeTest, UdpFlowsAreScheduledAndAnswered) {
+  // Three datagrams from three source ports: three flows, one per server (rr).
+  const std::string out = topo_->Exec(
+      "c", "python3 " + std::string(PACKET_TEST_DIR) + "/udp_probe.py " + kVip + " 80 3");
+  std::istringstream in(out);
+  std::set<std::string> names;
+  std::string line;
+  while (std::getline(in, line)) names.insert(line);
+  EXPECT_EQ(names, (std::set<std::string>{"rs1", "rs2", "rs3"})) << out;
+  auto c = Counters();
+  EXPECT_EQ(SumOut(c, "flows"), 3u);
+  EXPECT_EQ(SumOut(c, "packets_out"), mode_ == "nat" ? 3u : 0u);
+}
+
+TEST_P(PacketModeTest, EstablishedConnectionsCountAsActive) {
+  const std::string script = "import socket,time\ns=socket.create_connection(('" +
+                             std::string(kVip) + "',80))\ntime.sleep(2.5)\n";
+  topo_->Spawn("c", {"python3", "-c", script}, "hold.log");
+  EXPECT_TRUE(WaitFor([&] { return SumOut(Counters(), "active") == 1; }, 2s));
+  // The client closes: FIN_WAIT (dr/tun) or CLOSE_WAIT (nat), inactive.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto c = Counters();
+        return SumOut(c, "active") == 0 && SumOut(c, "inactive") == 1;
+      },
+      5s));
 }
 
 TEST_P(PacketModeTest, LargeTransfersArriveIntact) {
