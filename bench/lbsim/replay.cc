@@ -249,22 +249,48 @@ class Replayer {
 }  // namespace
 
 bool ParseSeconds(std::string_view text, std::chrono::nanoseconds* out) {
-  size_t dot = text.find('.');
-  std::string_view whole = text.substr(0, dot);
-  std::string_view frac = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
-  if (whole.empty() && frac.empty()) return false;
-  if (dot != std::string_view::npos && frac.empty() && whole.empty()) return false;
-  int64_t secs = 0;
-  constexpr int64_t kMaxSeconds = 9'000'000'000;  // ~285 years, far from int64 ns overflow
-  if (!whole.empty() && !ParseInt(whole, 0, kMaxSeconds, &secs)) return false;
-  int64_t ns = 0;
-  int64_t scale = 100'000'000;
-  for (char c : frac) {
-    if (c < '0' || c > '9') return false;
-    ns += (c - '0') * scale;
-    scale /= 10;
+  // DIGITS[.DIGITS][(e|E)[+|-]DIGITS], exactly: the value is the digit string
+  // times 10^exp10; digits below a nanosecond are dropped (truncation).
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::string digits;
+  int64_t exp10 = 0;
+  size_t i = 0;
+  const size_t n = text.size();
+  for (; i < n && is_digit(text[i]); ++i) digits += text[i];
+  if (i < n && text[i] == '.') {
+    for (++i; i < n && is_digit(text[i]); ++i) {
+      digits += text[i];
+      --exp10;
+    }
   }
-  *out = std::chrono::nanoseconds(secs * 1'000'000'000 + ns);
+  if (digits.empty()) return false;
+  if (i < n && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    bool negative = false;
+    if (i < n && (text[i] == '+' || text[i] == '-')) negative = text[i++] == '-';
+    const size_t start = i;
+    int64_t e = 0;
+    for (; i < n && is_digit(text[i]); ++i) {
+      if (e < 1'000'000) e = e * 10 + (text[i] - '0');
+    }
+    if (i == start) return false;
+    exp10 += negative ? -e : e;
+  }
+  if (i != n) return false;
+  exp10 += 9;  // seconds -> nanoseconds
+  digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size()));
+  if (exp10 < 0) {
+    const auto drop = static_cast<size_t>(-exp10);
+    digits.erase(digits.size() - std::min(drop, digits.size()));
+  } else if (!digits.empty()) {
+    if (exp10 > 19) return false;
+    digits.append(static_cast<size_t>(exp10), '0');
+  }
+  if (digits.empty()) digits = "0";
+  constexpr int64_t kMaxNanos = 9'000'000'000'000'000'000;  // ~285 years
+  int64_t ns = 0;
+  if (digits.size() > 19 || !ParseInt(digits, 0, kMaxNanos, &ns)) return false;
+  *out = std::chrono::nanoseconds(ns);
   return true;
 }
 

@@ -29,8 +29,9 @@ struct ReplayOptions {
 int Replay(std::string_view text, const std::string& name, const ReplayOptions& options,
            std::FILE* out, std::FILE* err);
 
-// Parses a non-negative decimal number of seconds ("12", "0.25") exactly to
-// nanoseconds (digits past the ninth decimal are ignored). False on anything else.
+// Parses a non-negative decimal number of seconds ("12", "0.25", "1e-05")
+// exactly to nanoseconds (digits below a nanosecond are dropped). False on
+// anything else, and above ~285 years.
 bool ParseSeconds(std::string_view text, std::chrono::nanoseconds* out);
 
 }  // namespace lbd::lbsim

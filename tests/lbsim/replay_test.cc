@@ -245,6 +245,29 @@ TEST(ReplayFormat, ReadsStandardInput) {
   EXPECT_NE(bad.err.find(":2:"), std::string::npos) << bad.err;
 }
 
+TEST(ReplayFormat, TimeAcceptsFractionsAndExponents) {
+  // lblc, expiration 1 s: an entry unused for more than 1 s is dropped, and
+  // then wlc picks B (A is busier). Each `time` below is 2 s after the last pick.
+  const std::string head =
+      "scheduler lblc\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 1\n"
+      "pick 198.51.100.1:1 203.0.113.9:80\nconns A 1 0\n";
+  const std::string pick = "pick 198.51.100.1:1 203.0.113.9:80\n";
+  for (const char* t : {"2", "2.0", "2.000000000001", "2e0", "0.2E1", "20e-1", ".2e+1"}) {
+    SCOPED_TRACE(t);
+    ExpectPicks(head + "time " + t + "\n" + pick, "A B", "--expiration 1");
+  }
+  // Exactly 1 s unused is not "longer than" the expiration; 1 ns more is.
+  ExpectPicks(head + "time 1\n" + pick, "A A", "--expiration 1");
+  ExpectPicks(head + "time 1.000000001\n" + pick, "A B", "--expiration 1");
+  ExpectPicks(head + "time 1e-05\n" + pick, "A A", "--expiration 1");
+  for (const char* bad : {"1e", "e5", "1.2.3", "0x10", "1e400", "+1", "inf", "nan", "."}) {
+    SCOPED_TRACE(bad);
+    RunResult r = Replay(head + "time " + bad + "\n");
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find(":6: "), std::string::npos) << r.err;
+  }
+}
+
 TEST(ReplayFormat, EmptyTraceIsFine) { ExpectPicks("# nothing\n\n", ""); }
 
 TEST(ReplayFormat, BadCommandLine) {
