@@ -83,7 +83,12 @@ void ControlServer::OnClient(struct ev_loop*, ev_io* w, int revents) {
       self->HandleInput(*c);
     }
   }
-  self->Flush(*c);
+  if (!self->Flush(*c)) return;
+  // Lines left unprocessed while a big reply was pending.
+  if (c->out.empty() && !c->closing) {
+    self->HandleInput(*c);
+    if (!c->out.empty()) self->Flush(*c);
+  }
 }
 
 void ControlServer::HandleInput(Client& c) {

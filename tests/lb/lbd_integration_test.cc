@@ -506,6 +506,28 @@ TEST_F(LbdTest, ControlSocketSurvivesGarbageHugeLinesAndHangups) {
     Fd c(UnixConnect(lbd_->socket_path()));
     SendAll(c.get(), "status\n");  // and hang up before reading the reply
   }
+  {
+    // Many pipelined commands in one write: one reply each, in order.
+    Fd c(UnixConnect(lbd_->socket_path()));
+    std::string batch;
+    for (int i = 0; i < 200; ++i) batch += "status --json\n";
+    batch += "bogus\n";
+    ASSERT_TRUE(SendAll(c.get(), batch));
+    std::string replies;
+    char buf[65536];
+    while (std::count(replies.begin(), replies.end(), '\n') < 200 * 3 + 2) {
+      ssize_t n = recv(c.get(), buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      replies.append(buf, static_cast<size_t>(n));
+    }
+    size_t oks = 0;
+    for (size_t p = replies.find("OK\n{"); p != std::string::npos;
+         p = replies.find("OK\n{", p + 1)) {
+      ++oks;
+    }
+    EXPECT_EQ(oks, 200u);
+    EXPECT_NE(replies.find("ERR unknown command 'bogus'"), std::string::npos);
+  }
   EXPECT_EQ(lbd_->Ctl({"status"}).exit_code, 0);
   EXPECT_EQ(AskId(vip_), "b0");
 }
