@@ -89,9 +89,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config) {
   }
   {
     Daemon* self = d.get();
-    d->health_ = NewHealthMonitor(loop, [self](const std::string& svc, Endpoint rs, bool up) {
-      self->OnHealth(svc, rs, up);
-    });
+    d->health_ = NewHealthMonitor(
+        loop, [self](const std::string& svc, Endpoint rs, bool up) { self->OnHealth(svc, rs, up); },
+        [self](const std::string& svc, Endpoint rs, int weight) {
+          self->OnHealthWeight(svc, rs, weight);
+        });
     d->health_->Configure(d->config_);
   }
   for (auto& w : d->workers_) w->Start();
@@ -344,6 +346,16 @@ void Daemon::OnHealth(const std::string& service, Endpoint server, bool up) {
   Log(up ? LogLevel::kInfo : LogLevel::kWarning, "service %s: real server %s is %s",
       service.c_str(), ToString(server).c_str(), up ? "up" : "down");
   UpdateUp(service, server);
+}
+
+void Daemon::OnHealthWeight(const std::string& service, Endpoint server, int weight) {
+  ServiceState* st = FindService(service);
+  if (st == nullptr || weight < 0 || weight > kMaxWeight) return;
+  auto rs = st->runtime->service->Find(server);
+  if (!rs || rs->configured_weight() == weight) return;
+  (void)st->runtime->service->SetWeight(server, weight);
+  LBD_LOG(kInfo, "service %s: real server %s weight %d (health check)", service.c_str(),
+          ToString(server).c_str(), weight);
 }
 
 std::string Daemon::HandleControlLine(std::string_view line) {

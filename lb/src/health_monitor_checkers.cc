@@ -28,8 +28,8 @@ bool SameCheck(const HealthCheckConfig& a, const HealthCheckConfig& b) {
 // Thread-safety: the control thread only (HealthChecker's contract).
 class CheckerHealthMonitor : public HealthMonitor {
  public:
-  CheckerHealthMonitor(struct ev_loop* loop, Report report)
-      : loop_(loop), report_(std::move(report)) {}
+  CheckerHealthMonitor(struct ev_loop* loop, Report report, WeightReport weight_report)
+      : loop_(loop), report_(std::move(report)), weight_report_(std::move(weight_report)) {}
 
   void Configure(const Config& config) override {
     std::map<Key, Entry> next;
@@ -52,6 +52,11 @@ class CheckerHealthMonitor : public HealthMonitor {
                   up ? "up" : "down", last.message.c_str());
           report_(service, server, up);
         };
+        if (cfg.dynamic_weight && weight_report_) {
+          callbacks.on_result = [this, service, server](const CheckResult& r) {
+            if (r.weight) weight_report_(service, server, *r.weight);
+          };
+        }
         auto checker = HealthChecker::Create(loop_, cfg, rs.address, std::move(callbacks));
         if (!checker.ok()) {
           LBD_LOG(kError, "service %s: real server %s: health check not started: %s",
@@ -78,14 +83,15 @@ class CheckerHealthMonitor : public HealthMonitor {
 
   struct ev_loop* loop_;
   Report report_;
+  WeightReport weight_report_;
   std::map<Key, Entry> checks_;
 };
 
 }  // namespace
 
-std::unique_ptr<HealthMonitor> NewHealthMonitor(struct ev_loop* loop,
-                                                HealthMonitor::Report report) {
-  return std::make_unique<CheckerHealthMonitor>(loop, std::move(report));
+std::unique_ptr<HealthMonitor> NewHealthMonitor(struct ev_loop* loop, HealthMonitor::Report report,
+                                                HealthMonitor::WeightReport weight_report) {
+  return std::make_unique<CheckerHealthMonitor>(loop, std::move(report), std::move(weight_report));
 }
 
 }  // namespace lbd

@@ -11,7 +11,8 @@ class NoHealthMonitor : public HealthMonitor {
 
 }  // namespace
 
-std::unique_ptr<HealthMonitor> NewHealthMonitor(struct ev_loop*, HealthMonitor::Report) {
+std::unique_ptr<HealthMonitor> NewHealthMonitor(struct ev_loop*, HealthMonitor::Report,
+                                                HealthMonitor::WeightReport) {
   return std::make_unique<NoHealthMonitor>();
 }
 

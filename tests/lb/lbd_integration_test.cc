@@ -712,6 +712,17 @@ TEST_F(LbdTest, HealthChecksTakeADeadServerOutAndBackIn) {
   ASSERT_TRUE(j.has_value());
   EXPECT_EQ((*j)["counters"]["connect_failures"].number(), 0);  // never tried
 }
+TEST_F(LbdTest, ExecCheckWithDynamicWeightSetsTheWeight) {
+  MakeBackends(1);
+  Svc s = WebService("wrr");
+  s.extra =
+      "    healthcheck: {type: exec, command: 'exit 7', dynamic_weight: true, interval: 100ms,"
+      " timeout: 1s, rise: 1, fall: 1}\n";
+  StartLbd(MakeConfig(dir_, {s}));
+  std::regex weight5(backends_[0]->address() + R"( +Proxy +5 +0 +0 +up)");
+  EXPECT_TRUE(WaitFor([&] { return std::regex_search(lbd_->Ctl({"status"}).out, weight5); }))
+      << lbd_->Ctl({"status"}).out << lbd_->Log();
+}
 #endif
 
 }  // namespace

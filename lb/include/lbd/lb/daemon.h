@@ -80,6 +80,7 @@ class Daemon {
   ServiceState* FindService(std::string_view name);
   void UpdateUp(const std::string& service, Endpoint server);
   void OnHealth(const std::string& service, Endpoint server, bool up);
+  void OnHealthWeight(const std::string& service, Endpoint server, int weight);
   void BeginShutdown(int signum);
   void OnTick();
   static Rates RateOf(const std::deque<Sample>& samples);

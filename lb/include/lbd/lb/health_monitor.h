@@ -25,6 +25,9 @@ class HealthMonitor {
  public:
   // (service name, real server, up). Called on every transition.
   using Report = std::function<void(const std::string& service, Endpoint server, bool up)>;
+  // (service name, real server, weight): exec checks with dynamic_weight
+  // (keepalived's misc_dynamic) ask for a new weight.
+  using WeightReport = std::function<void(const std::string& service, Endpoint server, int weight)>;
 
   virtual ~HealthMonitor() = default;
   // Start/stop/replace checks so that they match `config`. Checks of servers
@@ -34,7 +37,8 @@ class HealthMonitor {
 
 // Checks per real server with lbd_healthcheck when lbd was built with it;
 // otherwise a monitor that does nothing (every server stays up).
-std::unique_ptr<HealthMonitor> NewHealthMonitor(struct ev_loop* loop, HealthMonitor::Report report);
+std::unique_ptr<HealthMonitor> NewHealthMonitor(struct ev_loop* loop, HealthMonitor::Report report,
+                                                HealthMonitor::WeightReport weight_report = {});
 
 }  // namespace lbd
 
