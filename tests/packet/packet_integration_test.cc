@@ -113,16 +113,20 @@ class Topology {
     return pid;
   }
 
-  // SIGTERM, then SIGKILL after 3 s; reaped.
-  void Stop(pid_t pid) {
-    if (pid <= 0 || kill(pid, 0) != 0) return;
+  // SIGTERM, then SIGKILL after 3 s; reaped. The exit code, or -1.
+  int Stop(pid_t pid) {
+    if (pid <= 0 || kill(pid, 0) != 0) return -1;
     kill(pid, SIGTERM);
+    int status = 0;
     for (int i = 0; i < 60; ++i) {
-      if (waitpid(pid, nullptr, WNOHANG) == pid) return;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
       std::this_thread::sleep_for(50ms);
     }
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
+    return -1;
   }
 
   std::string Exec(const std::string& node, const std::string& cmd, int* status = nullptr) {
@@ -206,6 +210,16 @@ class PacketModeTest : public ::testing::TestWithParam<std::string> {
         },
         10s))
         << "lbd-packet did not come up: " << Log("lbd.log");
+  }
+
+  void TearDown() override {
+    if (topo_ == nullptr || lbd_pid_ <= 0) return;
+    // lbd-packet exits cleanly at SIGTERM (no sanitizer report) and removes
+    // its route and rules.
+    EXPECT_EQ(topo_->Stop(lbd_pid_), 0) << Log("lbd.log");
+    EXPECT_EQ(topo_->Exec("d", "ip route show " + std::string(kVip)), "");
+    EXPECT_EQ(topo_->Exec("d", "ip rule show | grep 10.201.0"), "");
+    EXPECT_EQ(topo_->Exec("d", "ip link show lbd0"), "");
   }
 
   std::string Log(const std::string& name) {
