@@ -64,7 +64,7 @@ class Replayer {
   // One directive; an error message when it is malformed.
   Status Apply(const std::vector<std::string_view>& t) {
     const std::string_view op = t[0];
-    if (op == "scheduler") return Scheduler(t);
+    if (op == "scheduler") return CreateService(t);
     if (!IsDirective(op)) return Status::Error("unknown directive " + Quote(op));
     if (!svc_) return Status::Error("the first directive must be 'scheduler NAME'");
     if (op == "pick") return Pick(t);
@@ -111,7 +111,7 @@ class Replayer {
     return &it->second;
   }
 
-  Status Scheduler(const std::vector<std::string_view>& t) {
+  Status CreateService(const std::vector<std::string_view>& t) {
     if (svc_) return Status::Error("'scheduler' given twice");
     if (t.size() < 2) return Status::Error("scheduler: expected a NAME (rr wrr sh dh ...)");
     const std::string_view name = t[1];
