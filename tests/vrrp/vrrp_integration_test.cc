@@ -590,8 +590,22 @@ TEST_F(VrrpIntegration, InterfaceDownIsFaultAndNotifyScriptsRun) {
   ASSERT_EQ(chmod(script.c_str(), 0755), 0);
   const std::string extra = "    notify: " + script + "\n" + "    notify_master: echo master >> " +
                             out + "\n" + "    notify_fault: echo fault >> " + out + "\n";
+  // B learns VIP -> A's MAC from the gratuitous ARPs (arp_accept: create
+  // entries from them).
+  const std::string b = topology_->b();
+  ASSERT_TRUE(Sh("ip netns exec " + b + " sysctl -q -w net.ipv4.conf.eth0.arp_accept=1"));
+  std::string mac = Output("ip -n " + a + " -o link show dev eth0");
+  mac = mac.substr(mac.find("link/ether ") + 11, 17);
   lbd_a_ = StartLbd(a, "a", LbdConfig(3, 255, true, {}, "", extra));  // owner: master at once
   ASSERT_TRUE(WaitFor([&] { return Topology::HasVip(a); }, milliseconds(3000)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Output("ip -n " + b + " neigh show " + kVip).find("lladdr " + mac) !=
+               std::string::npos;
+      },
+      milliseconds(2000)))
+      << "no gratuitous ARP for " << kVip << " from " << mac << " seen in " << b << ": "
+      << Output("ip -n " + b + " neigh show");
   ASSERT_TRUE(Sh("ip -n " + a + " link set eth0 down"));
   EXPECT_TRUE(WaitFor([&] { return !Topology::HasVip(a); }, milliseconds(3000)));
   ASSERT_TRUE(Sh("ip -n " + a + " link set eth0 up"));

@@ -255,6 +255,9 @@ void Instance::Rearm() {
   if (stopped_) return;
   auto deadline = router_.deadline();
   if (!deadline) return;
+  // ev_timer counts from the loop's cached time; refresh it so the timer
+  // does not fire before the Router's deadline (which uses the real clock).
+  ev_now_update(loop_);
   const double after =
       std::max(0.0, std::chrono::duration<double>(*deadline - Clock::now()).count());
   ev_timer_set(&timer_, after, 0.);
