@@ -106,19 +106,29 @@ std::string Output(const std::string& command) {
 
 bool Sh(const std::string& command) { return std::system(command.c_str()) == 0; }
 
-// Namespaces of earlier runs of this test that died without cleaning up.
+// Whether `name` is "lbdv-<pid>-..." of a process that no longer exists.
+bool IsStale(const std::string& name) {
+  if (name.rfind("lbdv-", 0) != 0) return false;
+  const size_t dash = name.find('-', 5);
+  if (dash == std::string::npos) return false;
+  const std::string pid = name.substr(5, dash - 5);
+  if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) return false;
+  return std::to_string(getpid()) != pid && !std::filesystem::exists("/proc/" + pid);
+}
+
+// Namespaces and /tmp folders of earlier runs of this test that were killed
+// before they could clean up.
 void RemoveStaleNamespaces() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/tmp", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory(ec) && IsStale(name)) std::filesystem::remove_all(entry.path(), ec);
+  }
   std::istringstream list(Output("ip netns list 2>/dev/null"));
   std::string line;
   for (int i = 0; i < 256 && std::getline(list, line); ++i) {
     const std::string name = line.substr(0, line.find(' '));
-    if (name.rfind("lbdv-", 0) != 0) continue;
-    const size_t dash = name.find('-', 5);
-    if (dash == std::string::npos) continue;
-    const std::string pid = name.substr(5, dash - 5);
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (std::to_string(getpid()) == pid || std::filesystem::exists("/proc/" + pid)) continue;
-    DeleteNamespace(name.c_str());
+    if (IsStale(name)) DeleteNamespace(name.c_str());
   }
 }
 
