@@ -5,16 +5,18 @@
 // weight > 0 has a permutation of the table given by offset = h1 % M and
 // skip = h2 % (M - 1) + 1, where h1 and h2 hash its address and port only, so
 // the permutation does not depend on the other servers: removing one of N
-// servers moves about 1/N of the keys. Weights: turns go to the server with
-// the smallest (entries + 1) / weight (stride scheduling), so every server
-// owns a share of the table within one entry of M * w / sum(w); the kernel
-// uses gcd-reduced turns per round, which is coarser. A key (source address,
+// servers moves about 1/N of the keys. Weights: each server gets a quota of
+// floor(M * w / sum(w)) entries (the remainder to the largest fractions), and
+// rounds in list order let every server under its quota claim its next free
+// preferred entry; the kernel uses gcd-reduced turns per round, which is
+// coarser. A key (source address,
 // plus source port with hash_port) selects entry hash(key) % M; with
 // hash_fallback an unusable server is skipped by rehashing with salts 1, 2, ...
-// Complexity: O(1) per pick; rebuild O(M log n) time, 4 bytes per entry.
-// No allocation when picking.
+// Complexity: O(1) per pick; a change marks the table stale and the next pick
+// rebuilds it in O(M log M) expected probes, 4 bytes per entry.
+// No allocation when picking, except in that rebuild.
 #include <algorithm>
-#include <queue>
+#include <utility>
 #include <vector>
 
 #include "common.h"
@@ -45,51 +47,91 @@ class MhScheduler final : public Scheduler {
 
   std::string_view name() const override { return "mh"; }
 
-  void OnServersChanged(const ServerList& servers, ServerChange) override {
-    std::fill(table_.begin(), table_.end(), kEmpty);
+  // The table depends only on the list at pick time, so a change just marks
+  // it stale: a burst of changes (a reload, a trace) costs one rebuild.
+  void OnServersChanged(const ServerList&, ServerChange) override { stale_ = true; }
+
+  RealServer* Pick(const ServerList& servers, const Flow& flow) override {
+    if (stale_) Rebuild(servers);
+    return Lookup(flow);
+  }
+
+ private:
+  void Rebuild(const ServerList& servers) {
+    stale_ = false;
+    // The table is a function of the (address, weight) list of the servers
+    // with weight > 0: an unchanged list (a weight set to its old value, a
+    // down/up pair between two picks) keeps it; only the server objects are
+    // refreshed (a removed and re-added address is a new object).
+    signature_scratch_.clear();
     servers_.clear();
-    const uint64_t m = table_.size();
+    for (const auto& rs : servers) {
+      if (rs->weight() <= 0) continue;
+      signature_scratch_.push_back({rs->endpoint(), rs->weight()});
+      servers_.push_back(rs.get());
+    }
+    if (built_ && signature_scratch_ == signature_) return;
+    built_ = true;
+    signature_.swap(signature_scratch_);
+    std::fill(table_.begin(), table_.end(), kEmpty);
+    const auto m = static_cast<uint32_t>(table_.size());
     struct Perm {
-      uint64_t offset, skip, next;
+      uint32_t pos, skip;  // next preferred entry, and the stride (offset + k * skip) % m
       int64_t weight, filled;
-      uint32_t index;
     };
     std::vector<Perm> perms;
-    for (size_t i = 0; i < servers.size(); ++i) {
-      int w = servers[i]->weight();
+    for (const auto& rs : servers) {
+      int w = rs->weight();
       if (w <= 0) continue;
-      uint64_t key = (uint64_t{servers[i]->endpoint().ip} << 16) | servers[i]->endpoint().port;
-      perms.push_back({Mix(key, kSeedOffset) % m, Mix(key, kSeedSkip) % (m - 1) + 1, 0, w, 0,
-                       static_cast<uint32_t>(servers_.size())});
-      servers_.push_back(servers[i].get());
+      uint64_t key = (uint64_t{rs->endpoint().ip} << 16) | rs->endpoint().port;
+      perms.push_back({static_cast<uint32_t>(Mix(key, kSeedOffset) % m),
+                       static_cast<uint32_t>(Mix(key, kSeedSkip) % (m - 1) + 1), w, 0});
     }
     if (perms.empty()) return;
-    // Next turn: smallest (filled + 1) / weight, then lowest index.
-    auto later = [&](uint32_t a, uint32_t b) {
-      const Perm& pa = perms[a];
-      const Perm& pb = perms[b];
-      int64_t lhs = (pa.filled + 1) * pb.weight;
-      int64_t rhs = (pb.filled + 1) * pa.weight;
-      return lhs != rhs ? lhs > rhs : a > b;
-    };
-    std::priority_queue<uint32_t, std::vector<uint32_t>, decltype(later)> turns(later);
-    for (uint32_t i = 0; i < perms.size(); ++i) turns.push(i);
-    for (uint64_t placed = 0; placed < m; ++placed) {
-      uint32_t i = turns.top();
-      turns.pop();
+    // Server i claims its next free preferred entry.
+    auto claim = [&](uint32_t i) {
       Perm& p = perms[i];
-      uint64_t c;
+      uint32_t c;
       do {
-        c = (p.offset + p.next * p.skip) % m;
-        ++p.next;
+        c = p.pos;
+        p.pos += p.skip;
+        if (p.pos >= m) p.pos -= m;
       } while (table_[c] != kEmpty);
-      table_[c] = p.index;
+      table_[c] = i;
       ++p.filled;
-      turns.push(i);
+    };
+    // Quotas proportional to weight: floor(M * w / W), the remainder one each to
+    // the largest fractional parts (earlier servers first on ties). Rounds in
+    // list order then let every server below its quota claim one entry.
+    const auto n = static_cast<uint32_t>(perms.size());
+    int64_t total_weight = 0;
+    for (const Perm& p : perms) total_weight += p.weight;
+    std::vector<uint32_t> quota(n);
+    std::vector<uint32_t> by_fraction(n);
+    uint32_t assigned = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      quota[i] = static_cast<uint32_t>(int64_t{m} * perms[i].weight / total_weight);
+      assigned += quota[i];
+      by_fraction[i] = i;
+    }
+    auto fraction = [&](uint32_t i) { return int64_t{m} * perms[i].weight % total_weight; };
+    std::stable_sort(by_fraction.begin(), by_fraction.end(),
+                     [&](uint32_t a, uint32_t b) { return fraction(a) > fraction(b); });
+    for (uint32_t k = 0; assigned < m; ++k, ++assigned) ++quota[by_fraction[k % n]];
+    std::vector<uint32_t> active(n);
+    for (uint32_t i = 0; i < n; ++i) active[i] = i;
+    for (uint32_t placed = 0; placed < m;) {
+      size_t keep = 0;
+      for (uint32_t i : active) {
+        claim(i);
+        ++placed;
+        if (static_cast<uint32_t>(perms[i].filled) < quota[i]) active[keep++] = i;
+      }
+      active.resize(keep);
     }
   }
 
-  RealServer* Pick(const ServerList&, const Flow& flow) override {
+  RealServer* Lookup(const Flow& flow) const {
     if (servers_.empty()) return nullptr;
     uint64_t key = (uint64_t{flow.source.ip} << 16) | (port_ ? flow.source.port : 0u);
     RealServer* d = servers_[table_[Mix(key, kSeedKey) % table_.size()]];
@@ -112,11 +154,14 @@ class MhScheduler final : public Scheduler {
     return nullptr;
   }
 
- private:
   const bool port_;
   const bool fallback_;
   std::vector<uint32_t> table_;       // entry -> index into servers_
   std::vector<RealServer*> servers_;  // servers with weight > 0 at the last rebuild
+  bool stale_ = true;
+  bool built_ = false;
+  std::vector<std::pair<Endpoint, int>> signature_;  // what the table was built from
+  std::vector<std::pair<Endpoint, int>> signature_scratch_;
 };
 
 }  // namespace
