@@ -17,6 +17,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "lbd/packet/flow_table.h"
 #include "netlink.h"
@@ -126,7 +127,7 @@ class PacketServiceImpl final : public PacketService {
   // What Init() installed, removed by Shutdown().
   bool vip_route_ = false;
   bool nat_route_ = false;
-  std::vector<uint32_t> nat_rules_;
+  std::vector<std::pair<Endpoint, uint8_t>> nat_rules_;
   std::thread maintainer_;
   std::mutex maintainer_mu_;
   std::condition_variable maintainer_cv_;
@@ -152,8 +153,9 @@ Status PacketServiceImpl::Init() {
   auto nl = Netlink::Open();
   if (!nl.ok()) return nl.status();
   if (Status st = nl->Route(true, vip_.ip, 32, tun_.ifindex, kMainTable); !st.ok()) {
+    // One packet-mode service per VIP: the VIP's route picks the tun.
     return Status::Error("route " + Ipv4ToString(vip_.ip) + "/32 dev " + tun_.name + ": " +
-                         st.message());
+                         st.message() + " (is the VIP used by another service?)");
   }
   vip_route_ = true;
   if (mode_ == Forwarding::kNat) {
@@ -162,16 +164,18 @@ Status PacketServiceImpl::Init() {
                            std::to_string(options_.nat_table) + ": " + st.message());
     }
     nat_route_ = true;
+    // Replies are told apart by the real server's address, protocol and
+    // port, so that services sharing a real server (on other ports) each get
+    // their own replies.
     for (const auto& s : servers_) {
-      if (std::find(nat_rules_.begin(), nat_rules_.end(), s->endpoint.ip) != nat_rules_.end()) {
-        continue;
+      for (uint8_t proto : {kProtoTcp, kProtoUdp}) {
+        Status st = nl->Rule(true, s->endpoint.ip, 32, proto, s->endpoint.port, options_.nat_table,
+                             options_.nat_rule_priority);
+        if (!st.ok()) {
+          return Status::Error("rule from " + ToString(s->endpoint) + ": " + st.message());
+        }
+        nat_rules_.push_back({s->endpoint, proto});
       }
-      Status st =
-          nl->Rule(true, s->endpoint.ip, 32, options_.nat_table, options_.nat_rule_priority);
-      if (!st.ok()) {
-        return Status::Error("rule from " + Ipv4ToString(s->endpoint.ip) + ": " + st.message());
-      }
-      nat_rules_.push_back(s->endpoint.ip);
     }
   } else {
     for (const auto& s : servers_) {
@@ -255,8 +259,9 @@ void PacketServiceImpl::Shutdown() {
   }
   auto nl = Netlink::Open();
   if (nl.ok()) {
-    for (uint32_t ip : nat_rules_) {
-      (void)nl->Rule(false, ip, 32, options_.nat_table, options_.nat_rule_priority);
+    for (const auto& [ep, proto] : nat_rules_) {
+      (void)nl->Rule(false, ep.ip, 32, proto, ep.port, options_.nat_table,
+                     options_.nat_rule_priority);
     }
     if (nat_route_) (void)nl->Route(false, 0, 0, tun_.ifindex, options_.nat_table);
     if (vip_route_) (void)nl->Route(false, vip_.ip, 32, tun_.ifindex, kMainTable);

@@ -103,7 +103,8 @@ Status Netlink::Route(bool add, uint32_t dst, int prefix, int oif, uint32_t tabl
   return Transact(r.buf, r.hdr()->nlmsg_len);
 }
 
-Status Netlink::Rule(bool add, uint32_t src, int prefix, uint32_t table, uint32_t priority) {
+Status Netlink::Rule(bool add, uint32_t src, int prefix, uint8_t protocol, uint16_t sport,
+                     uint32_t table, uint32_t priority) {
   fib_rule_hdr fr{};
   fr.family = AF_INET;
   fr.src_len = static_cast<uint8_t>(prefix);
@@ -114,6 +115,12 @@ Status Netlink::Rule(bool add, uint32_t src, int prefix, uint32_t table, uint32_
   r.Attr32(FRA_SRC, htonl(src));
   r.Attr32(FRA_TABLE, table);
   r.Attr32(FRA_PRIORITY, priority);
+  if (protocol != 0) {
+    // Linux >= 4.17 (FRA_IP_PROTO, FRA_SPORT_RANGE).
+    r.Attr(FRA_IP_PROTO, &protocol, 1);
+    const fib_rule_port_range range{sport, sport};
+    r.Attr(FRA_SPORT_RANGE, &range, sizeof(range));
+  }
   return Transact(r.buf, r.hdr()->nlmsg_len);
 }
 

@@ -34,8 +34,10 @@ class Netlink {
 
   // ip route {add|del} DST/PREFIX dev OIF table TABLE (scope link).
   Status Route(bool add, uint32_t dst, int prefix, int oif, uint32_t table);
-  // ip rule {add|del} from SRC/PREFIX lookup TABLE priority PRIORITY.
-  Status Rule(bool add, uint32_t src, int prefix, uint32_t table, uint32_t priority);
+  // ip rule {add|del} from SRC/PREFIX [ipproto PROTO sport PORT] lookup TABLE
+  // priority PRIORITY. protocol 0: any protocol and port.
+  Status Rule(bool add, uint32_t src, int prefix, uint8_t protocol, uint16_t sport, uint32_t table,
+              uint32_t priority);
   // ip addr {add|del} IP/PREFIX dev IFINDEX.
   Status Address(bool add, int ifindex, uint32_t ip, int prefix);
   // ip route get DST.
