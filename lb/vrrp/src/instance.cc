@@ -223,24 +223,28 @@ void Instance::ReadAdverts() {
 }
 
 void Instance::Apply(const Actions& a) {
+  if (a.transition && *a.transition != State::kInit) {
+    // Logged first, as keepalived does ("Entering MASTER STATE", then
+    // "setting VIPs"): the rtnetlink calls below can wait on the kernel.
+    Log(std::string("entering ") + ToString(*a.transition) + " state (priority " +
+        std::to_string(router_.effective_priority()) + ")");
+  }
   if (a.remove_vips) SetVips(false);
   if (a.send_advert) SendAdvert(*a.send_advert);
   if (a.add_vips) SetVips(true);
   if (a.send_garp) SendGarps();
   if (a.transition) {
     const State state = *a.transition;
-    if (state != State::kMaster) ev_timer_stop(loop_, &garp_timer_);
+    ev_timer_stop(loop_, &garp_timer_);
     if (state == State::kMaster) {
       ++counters_.became_master;
-      ev_timer_stop(loop_, &garp_timer_);
       ev_timer_set(&garp_timer_, std::chrono::duration<double>(options_.garp_delay).count(), 0.);
       if (options_.garp_delay.count() > 0) ev_timer_start(loop_, &garp_timer_);
     }
     if (state == State::kBackup) ++counters_.became_backup;
     if (state == State::kFault) ++counters_.became_fault;
     if (state != State::kInit) {
-      Log(std::string("entering ") + ToString(state) + " state (priority " +
-          std::to_string(router_.effective_priority()) + ")");
+      // After the VIPs changed, so that notify_master finds them in place.
       const std::string& command = state == State::kMaster   ? config_.notify_master
                                    : state == State::kBackup ? config_.notify_backup
                                                              : config_.notify_fault;
@@ -305,12 +309,19 @@ void Instance::SendGarps() {
 
 void Instance::SetVips(bool present) {
   for (const auto& [ip, length] : vips_) {
+    const auto start = Clock::now();
     Status s = present ? AddAddress(interface_.index, ip, length)
                        : DeleteAddress(interface_.index, ip, length);
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     if (!s.ok()) {
       ++counters_.address_errors;
       Log(std::string(present ? "adding " : "removing ") + Ipv4String(ip) + "/" +
           std::to_string(length) + ": " + s.message());
+    }
+    if (took.count() >= 100) {
+      // rtnetlink requests run under the kernel's global RTNL lock.
+      Log(std::string(present ? "adding " : "removing ") + Ipv4String(ip) + " took " +
+          std::to_string(took.count()) + "ms (rtnetlink busy)");
     }
   }
 }
