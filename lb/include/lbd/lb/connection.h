@@ -66,6 +66,7 @@ class Connection {
     uint32_t off = 0;        // copy mode: first unsent byte in buf
     uint32_t pending = 0;    // bytes read from the source, not yet written
     bool copy = false;       // splice() refused (EINVAL): read/write from now on
+    bool bulk = false;       // a read filled the whole buffer: splice from now on
     bool eof = false;        // the source sent FIN
     bool shut = false;       // shutdown(destination, SHUT_WR) done
     bool want_read = false;
