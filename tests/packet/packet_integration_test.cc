@@ -197,7 +197,17 @@ class PacketModeTest : public ::testing::TestWithParam<std::string> {
                         << "      - {address: 10.201.0.11:" << port_ << "}\n"
                         << "      - {address: 10.201.0.12:" << port_ << "}\n"
                         << "      - {address: 10.201.0.13:" << port_ << "}\n";
-    lbd_pid_ = topo_->Spawn("d", {LBD_PACKET_PATH, "-c", conf, "--stats", stats_}, "lbd.log");
+    StartLbd({});
+  }
+
+  // Starts lbd-packet with `extra` arguments; returns when its stats file
+  // shows every server up.
+  void StartLbd(const std::vector<std::string>& extra) {
+    unlink(stats_.c_str());
+    std::vector<std::string> argv = {LBD_PACKET_PATH, "-c", topo_->dir() + "/lbd.yaml", "--stats",
+                                     stats_};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    lbd_pid_ = topo_->Spawn("d", argv, "lbd.log");
     // Up when every server passed its health check.
     ASSERT_TRUE(WaitFor(
         [&] {
@@ -385,6 +395,22 @@ TEST_P(PacketModeTest, MalformedPacketsAreDroppedAndCounted) {
   EXPECT_GE(c["drop.not_service"], 1u);
   // Still serving.
   EXPECT_EQ(Get("/").substr(0, 2), "rs");
+}
+
+TEST_P(PacketModeTest, FullFlowTableRefusesNewFlowsAndCountsThem) {
+  ASSERT_EQ(topo_->Stop(lbd_pid_), 0);
+  // Two workers with room for one flow each.
+  ASSERT_NO_FATAL_FAILURE(StartLbd({"--max-flows", "1"}));
+  const std::string script =
+      "import socket\nheld = []\nfor i in range(4):\n try:\n  held.append("
+      "socket.create_connection(('" +
+      std::string(kVip) + "', 80), timeout=0.5))\n except OSError:\n  pass\nprint(len(held))\n";
+  std::ofstream(topo_->dir() + "/hold4.py") << script;
+  const std::string held = Trim(topo_->Exec("c", "python3 " + topo_->dir() + "/hold4.py"));
+  EXPECT_TRUE(held == "1" || held == "2") << held;
+  auto c = Counters();
+  EXPECT_GE(c["drop.table_full"], 1u);
+  EXPECT_LE(c["flows"], 2u);
 }
 
 TEST_P(PacketModeTest, DeadServerIsTakenOutByHealthCheck) {
