@@ -202,9 +202,9 @@ class PacketModeTest : public ::testing::TestWithParam<std::string> {
 
   // Starts lbd-packet with `extra` arguments; returns when its stats file
   // shows every server up.
-  void StartLbd(const std::vector<std::string>& extra) {
+  void StartLbd(const std::vector<std::string>& extra, const std::string& conf = "lbd.yaml") {
     unlink(stats_.c_str());
-    std::vector<std::string> argv = {LBD_PACKET_PATH, "-c", topo_->dir() + "/lbd.yaml", "--stats",
+    std::vector<std::string> argv = {LBD_PACKET_PATH, "-c", topo_->dir() + "/" + conf, "--stats",
                                      stats_};
     argv.insert(argv.end(), extra.begin(), extra.end());
     lbd_pid_ = topo_->Spawn("d", argv, "lbd.log");
@@ -411,6 +411,22 @@ TEST_P(PacketModeTest, FullFlowTableRefusesNewFlowsAndCountsThem) {
   auto c = Counters();
   EXPECT_GE(c["drop.table_full"], 1u);
   EXPECT_LE(c["flows"], 2u);
+}
+
+TEST_P(PacketModeTest, PersistenceKeepsAClientOnItsServer) {
+  ASSERT_EQ(topo_->Stop(lbd_pid_), 0);
+  {
+    std::ifstream in(topo_->dir() + "/lbd.yaml");
+    std::stringstream conf;
+    conf << in.rdbuf() << "    persistence: 30s\n";
+    std::ofstream(topo_->dir() + "/persist.yaml") << conf.str();
+  }
+  ASSERT_NO_FATAL_FAILURE(StartLbd({}, "persist.yaml"));
+  const std::string first = Get("/");
+  ASSERT_EQ(first.substr(0, 2), "rs");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Get("/"), first) << i;
+  auto c = Counters();
+  EXPECT_EQ(SumOut(c, "flows"), 6u);
 }
 
 TEST_P(PacketModeTest, DeadServerIsTakenOutByHealthCheck) {

@@ -92,7 +92,9 @@ class PacketServiceImpl final : public PacketService {
         mode_(config.forwarding),
         service_(std::move(service)),
         options_(options),
-        clock_(options.clock != nullptr ? options.clock : &SteadyClock()) {}
+        clock_(options.clock != nullptr ? options.clock : &SteadyClock()),
+        persistence_ns_(std::chrono::nanoseconds(config.persistence).count()),
+        templates_(std::make_unique<FlowTable>(persistence_ns_ > 0 ? options.max_flows : 1)) {}
 
   ~PacketServiceImpl() override { Shutdown(); }
 
@@ -105,6 +107,9 @@ class PacketServiceImpl final : public PacketService {
   void Run(Worker* w);
   void ProcessBatch(Worker* w, size_t count);
   bool Track(Worker* w, const PacketView& v, Decision* d, DropReason* reason);
+  // The server for a new flow (persistence template, else the scheduler).
+  bool PickServer(const PacketView& v, int64_t now, uint32_t* index);
+  void TouchTemplate(uint32_t client_ip, int64_t now);
   void Update(FlowEntry* e, const PacketView& v, bool is_reply, int64_t now);
   void CloseFlow(const FlowEntry& e);
   void Drop(Worker* w, DropReason r) {
@@ -131,6 +136,10 @@ class PacketServiceImpl final : public PacketService {
   std::thread maintainer_;
   std::mutex maintainer_mu_;
   std::condition_variable maintainer_cv_;
+  // Persistence templates keyed by client address (FlowKey{ip, 0...}).
+  const int64_t persistence_ns_;
+  std::mutex templates_mu_;
+  std::unique_ptr<FlowTable> templates_;  // guarded by templates_mu_
 };
 
 Status PacketServiceImpl::Init() {
@@ -315,6 +324,53 @@ void PacketServiceImpl::Update(FlowEntry* e, const PacketView& v, bool is_reply,
   }
 }
 
+bool PacketServiceImpl::PickServer(const PacketView& v, int64_t now, uint32_t* index) {
+  // Persistence (ipvsadm -p; ip_vs_sched_persist()): one template per client
+  // address sends its new flows to the same server while the template lives.
+  // The template's timer restarts with every new flow and when a flow ends.
+  // A server whose weight is 0 (quiesced or down) is not kept.
+  const FlowKey client{v.src_ip, 0, 0, 0, 0};
+  if (persistence_ns_ > 0) {
+    std::lock_guard<std::mutex> lock(templates_mu_);
+    bool is_reply = false;
+    FlowEntry* t = templates_->Find(client, &is_reply);
+    if (t != nullptr) {
+      if (t->expires_ns > now && servers_[t->server]->rs->weight() > 0) {
+        t->expires_ns = now + persistence_ns_;
+        *index = t->server;
+        return true;
+      }
+      templates_->Erase(t);
+    }
+  }
+  std::shared_ptr<RealServer> rs =
+      service_->Pick(Flow{{v.src_ip, v.src_port}, {v.dst_ip, v.dst_port}});
+  uint32_t i = 0;
+  while (rs != nullptr && i < servers_.size() && servers_[i]->rs != rs) ++i;
+  if (rs == nullptr || i == servers_.size()) return false;
+  *index = i;
+  if (persistence_ns_ > 0) {
+    std::lock_guard<std::mutex> lock(templates_mu_);
+    bool is_reply = false;
+    FlowEntry* t = templates_->Find(client, &is_reply);
+    if (t == nullptr) t = templates_->Insert(client, nullptr);
+    // A full template table only loses persistence for this client.
+    if (t != nullptr) {
+      t->server = i;
+      t->expires_ns = now + persistence_ns_;
+    }
+  }
+  return true;
+}
+
+void PacketServiceImpl::TouchTemplate(uint32_t client_ip, int64_t now) {
+  if (persistence_ns_ <= 0) return;
+  std::lock_guard<std::mutex> lock(templates_mu_);
+  bool is_reply = false;
+  FlowEntry* t = templates_->Find(FlowKey{client_ip, 0, 0, 0, 0}, &is_reply);
+  if (t != nullptr) t->expires_ns = std::max(t->expires_ns, now + persistence_ns_);
+}
+
 bool PacketServiceImpl::Track(Worker* w, const PacketView& v, Decision* d, DropReason* reason) {
   const FlowKey key{v.src_ip, v.dst_ip, v.src_port, v.dst_port, v.protocol};
   const bool inbound = v.dst_ip == vip_.ip;
@@ -349,14 +405,12 @@ bool PacketServiceImpl::Track(Worker* w, const PacketView& v, Decision* d, DropR
     *reason = DropReason::kNoFlow;
     return false;
   }
-  std::shared_ptr<RealServer> rs =
-      service_->Pick(Flow{{v.src_ip, v.src_port}, {v.dst_ip, v.dst_port}});
   uint32_t index = 0;
-  while (rs != nullptr && index < servers_.size() && servers_[index]->rs != rs) ++index;
-  if (rs == nullptr || index == servers_.size()) {
+  if (!PickServer(v, now, &index)) {
     *reason = DropReason::kNoServer;
     return false;
   }
+  RealServer* rs = servers_[index]->rs.get();
   const Endpoint target = servers_[index]->endpoint;
   const FlowKey reply{target.ip, v.src_ip, target.port, v.src_port, v.protocol};
   std::lock_guard<std::mutex> lock(w->mu);
@@ -510,7 +564,14 @@ void PacketServiceImpl::Run(Worker* w) {
     if (now >= next_expiry) {
       next_expiry = now + int64_t{kPollMs} * 1000000;
       std::lock_guard<std::mutex> lock(w->mu);
-      w->table.ExpireSome(now, scan, [this](const FlowEntry& e) { CloseFlow(e); });
+      w->table.ExpireSome(now, scan, [this, now](const FlowEntry& e) {
+        CloseFlow(e);
+        TouchTemplate(e.key.src_ip, now);
+      });
+    }
+    if (persistence_ns_ > 0) {
+      std::lock_guard<std::mutex> lock(templates_mu_);
+      templates_->ExpireSome(now, scan, [](const FlowEntry&) {});
     }
   }
 }

@@ -16,6 +16,8 @@
 //        server through a raw socket; an encapsulated packet above the path
 //        MTU with DF set gets an ICMP fragmentation-needed back to the client.
 // Both TCP and UDP to VIP:port are served (the config has no protocol key).
+// With `persistence` set, a client's new flows go to the server of its
+// template while the template lives (ipvsadm -p).
 // The routes and rules it installs are removed by the destructor.
 //
 // Real-server accounting: a flow is counted on its RealServer as active while
