@@ -26,11 +26,16 @@
 namespace lbd {
 namespace {
 
-constexpr size_t kBatch = 32;         // packets read from the tun per wake-up
-constexpr size_t kBufSize = 65536;    // a tun packet is at most 64 KiB
-constexpr int kPollMs = 100;          // also the expiry period
-constexpr uint32_t kMainTable = 254;  // RT_TABLE_MAIN
+constexpr size_t kBatch = 32;            // packets read from the tun per wake-up
+constexpr size_t kBufSize = 65536 + 64;  // a packet of up to 64 KiB and its virtio_net_hdr
+constexpr int kPollMs = 100;             // also the expiry period
+constexpr uint32_t kMainTable = 254;     // RT_TABLE_MAIN
 constexpr uint64_t kMacKnown = 1ULL << 48;
+// struct virtio_net_hdr (linux/virtio_net.h, which C++ cannot include: a
+// member is named `class`): flags, gso_type, hdr_len, gso_size, csum_start,
+// csum_offset; 10 bytes.
+constexpr size_t kVnetHdrLen = 10;
+constexpr uint8_t kVnetNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
 
 struct ServerSlot {
   std::shared_ptr<RealServer> rs;
@@ -93,6 +98,7 @@ class PacketServiceImpl final : public PacketService {
         service_(std::move(service)),
         options_(options),
         clock_(options.clock != nullptr ? options.clock : &SteadyClock()),
+        offload_(options.offload && config.forwarding == Forwarding::kNat),
         persistence_ns_(std::chrono::nanoseconds(config.persistence).count()),
         templates_(std::make_unique<FlowTable>(persistence_ns_ > 0 ? options.max_flows : 1)) {}
 
@@ -124,6 +130,8 @@ class PacketServiceImpl final : public PacketService {
   const std::shared_ptr<Service> service_;
   const PacketServiceOptions options_;
   const Clock* const clock_;
+  // nat only: dr and tun send through sockets that take no GSO packets here.
+  const bool offload_;
 
   std::vector<std::unique_ptr<ServerSlot>> servers_;
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -151,7 +159,7 @@ Status PacketServiceImpl::Init() {
     slot->endpoint = rs->endpoint();
     servers_.push_back(std::move(slot));
   }
-  auto tun = OpenTun(options_.tun_name, n);
+  auto tun = OpenTun(options_.tun_name, n, offload_);
   if (!tun.ok()) return tun.status();
   tun_ = std::move(tun.value());
   // Packets written into the tun carry the clients' (or servers') addresses:
@@ -438,9 +446,21 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
   size_t nmsg = 0;
   for (size_t i = 0; i < count; ++i) {
     uint8_t* buf = w->bufs.data() + i * kBufSize;
+    size_t len = w->lens[i];
+    bool partial = false;
+    if (offload_) {
+      // struct virtio_net_hdr (linux/virtio_net.h): flags first.
+      if (len < kVnetHdrLen) {
+        Drop(w, DropReason::kTooShort);
+        continue;
+      }
+      partial = (buf[0] & kVnetNeedsCsum) != 0;
+      buf += kVnetHdrLen;
+      len -= kVnetHdrLen;
+    }
     PacketView v;
     DropReason reason = DropReason::kCount;
-    if (!ParsePacket(buf, w->lens[i], &v, &reason)) {
+    if (!ParsePacket(buf, len, &v, &reason)) {
       Drop(w, reason);
       continue;
     }
@@ -458,12 +478,14 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
     switch (mode_) {
       case Forwarding::kNat: {
         if (d.reply) {
-          RewriteSource(&v, vip_.ip, vip_.port);
+          RewriteSource(&v, vip_.ip, vip_.port, partial);
         } else {
-          RewriteDestination(&v, d.rs_ip, d.rs_port);
+          RewriteDestination(&v, d.rs_ip, d.rs_port, partial);
         }
         // The kernel routes what we write into the tun; one packet per write.
-        if (write(w->tun_fd, v.data, v.len) == static_cast<ssize_t>(v.len)) {
+        // With offload the virtio_net_hdr goes back unchanged (same offsets).
+        const size_t hdr = offload_ ? kVnetHdrLen : 0;
+        if (write(w->tun_fd, v.data - hdr, v.len + hdr) == static_cast<ssize_t>(v.len + hdr)) {
           w->forwarded.fetch_add(1, std::memory_order_relaxed);
         } else {
           Drop(w, DropReason::kSendError);

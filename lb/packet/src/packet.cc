@@ -27,7 +27,8 @@ size_t L4CheckOffset(uint8_t protocol) { return protocol == kProtoTcp ? 16 : 6; 
 
 // Rewrites the address at `ip_off` (12 = source, 16 = destination) and the
 // port at `port_off` (0 = source, 2 = destination) of the L4 header.
-void Rewrite(PacketView* p, size_t ip_off, size_t port_off, uint32_t ip, uint16_t port) {
+void Rewrite(PacketView* p, size_t ip_off, size_t port_off, uint32_t ip, uint16_t port,
+             bool partial) {
   uint8_t* ip_hdr = p->data;
   uint8_t* l4 = p->data + p->l4_offset;
   const uint32_t old_ip = Load32(ip_hdr + ip_off);
@@ -40,6 +41,13 @@ void Rewrite(PacketView* p, size_t ip_off, size_t port_off, uint32_t ip, uint16_
   // TCP/UDP checksums cover the pseudo-header addresses and the ports.
   uint8_t* check = l4 + L4CheckOffset(p->protocol);
   uint16_t sum = Load16(check);
+  if (partial) {
+    // fold(sum + ~old + new), uncomplemented: RFC 1624 on the complement.
+    Store16(check,
+            static_cast<uint16_t>(~ChecksumAdjust32(static_cast<uint16_t>(~sum), old_ip, new_ip)));
+    Store16(l4 + port_off, new_port);
+    return;
+  }
   const bool udp_without_sum = p->protocol == kProtoUdp && sum == 0;
   if (!udp_without_sum) {
     sum = ChecksumAdjust32(sum, old_ip, new_ip);
@@ -145,14 +153,14 @@ bool ParsePacket(uint8_t* data, size_t len, PacketView* out, DropReason* reason)
   return true;
 }
 
-void RewriteDestination(PacketView* p, uint32_t ip, uint16_t port) {
-  Rewrite(p, 16, 2, ip, port);
+void RewriteDestination(PacketView* p, uint32_t ip, uint16_t port, bool checksum_partial) {
+  Rewrite(p, 16, 2, ip, port, checksum_partial);
   p->dst_ip = ip;
   p->dst_port = port;
 }
 
-void RewriteSource(PacketView* p, uint32_t ip, uint16_t port) {
-  Rewrite(p, 12, 0, ip, port);
+void RewriteSource(PacketView* p, uint32_t ip, uint16_t port, bool checksum_partial) {
+  Rewrite(p, 12, 0, ip, port, checksum_partial);
   p->src_ip = ip;
   p->src_port = port;
 }

@@ -14,7 +14,7 @@
 
 namespace lbd {
 
-Result<TunDevice> OpenTun(const std::string& name, int queues) {
+Result<TunDevice> OpenTun(const std::string& name, int queues, bool offload) {
   if (name.empty() || name.size() >= IFNAMSIZ) return Status::Error("bad tun name: " + name);
   if (queues < 1) queues = 1;
   TunDevice dev;
@@ -27,13 +27,19 @@ Result<TunDevice> OpenTun(const std::string& name, int queues) {
       return Status::Error(std::string("open /dev/net/tun: ") + strerror(err));
     }
     ifreq ifr{};
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE;
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | (offload ? IFF_VNET_HDR : 0);
     std::memcpy(ifr.ifr_name, name.data(), std::min<size_t>(name.size(), IFNAMSIZ - 1));
     if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
       int err = errno;
       close(fd);
       for (int f : dev.fds) close(f);
       return Status::Error("TUNSETIFF " + name + ": " + strerror(err));
+    }
+    if (offload && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) != 0) {
+      int err = errno;
+      close(fd);
+      for (int f : dev.fds) close(f);
+      return Status::Error("TUNSETOFFLOAD " + name + ": " + strerror(err));
     }
     dev.fds.push_back(fd);
   }

@@ -23,7 +23,11 @@ struct TunDevice {
 // Creates (or attaches to) tun `name` with `queues` queues (IFF_MULTI_QUEUE
 // when queues > 1 is not required: always set, so that one queue works too).
 // The device disappears when the last fd is closed (not persistent).
-Result<TunDevice> OpenTun(const std::string& name, int queues);
+// `offload`: IFF_VNET_HDR and TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4): every
+// read and write starts with a struct virtio_net_hdr, and the kernel hands
+// over (and takes) TCP segments of up to 64 KiB with their checksum left
+// partial, instead of segmenting them first.
+Result<TunDevice> OpenTun(const std::string& name, int queues, bool offload = false);
 Status SetLinkUp(const std::string& name);
 // Writes `value` to /proc/sys/net/ipv4/conf/<dev>/<key>.
 Status SetDeviceSysctl(const std::string& dev, const std::string& key, const std::string& value);

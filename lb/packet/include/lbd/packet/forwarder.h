@@ -56,6 +56,10 @@ struct PacketServiceOptions {
   uint32_t nat_table = 19522;         // Default: 19522.
   uint32_t nat_rule_priority = 1000;  // Default: 1000.
   const Clock* clock = nullptr;       // Default: SteadyClock().
+  // nat: take TCP segments of up to 64 KiB from the tun with their checksum
+  // partial (IFF_VNET_HDR, TUNSETOFFLOAD), as the kernel forwards them,
+  // instead of 1500-byte packets. Default: true.
+  bool offload = true;
 };
 
 struct RealServerStats {

@@ -69,9 +69,15 @@ bool ParsePacket(uint8_t* data, size_t len, PacketView* out, DropReason* reason)
 // Rewrites the destination (address, port) of a parsed TCP/UDP packet and
 // fixes the IP and transport checksums incrementally (RFC 1624). The view is
 // updated. A UDP checksum of 0 (none, RFC 768) stays 0.
-void RewriteDestination(PacketView* p, uint32_t ip, uint16_t port);
+//
+// `checksum_partial`: the transport checksum is not computed yet (a packet
+// from a tun with IFF_VNET_HDR and VIRTIO_NET_HDR_F_NEEDS_CSUM, the kernel's
+// CHECKSUM_PARTIAL): its field holds the uncomplemented pseudo-header sum, so
+// only the address is folded in and the port is left to the final checksum
+// (net/core/utils.c inet_proto_csum_replace4()).
+void RewriteDestination(PacketView* p, uint32_t ip, uint16_t port, bool checksum_partial = false);
 // The same for the source.
-void RewriteSource(PacketView* p, uint32_t ip, uint16_t port);
+void RewriteSource(PacketView* p, uint32_t ip, uint16_t port, bool checksum_partial = false);
 
 // Writes an IPv4 header (20 bytes, checksum filled) at `out`.
 void WriteIpv4Header(uint8_t* out, uint8_t protocol, uint32_t src_ip, uint32_t dst_ip,
