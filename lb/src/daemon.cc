@@ -41,6 +41,35 @@ const RealServerConfig* FindServer(const VirtualServiceConfig& vs, Endpoint e) {
 
 double Seconds(Duration d) { return static_cast<double>(d.count()) / 1000.0; }
 
+bool HasServerUp(const Service& service) {
+  for (const auto& rs : service.Servers()) {
+    if (rs->up() && rs->configured_weight() > 0) return true;
+  }
+  return false;
+}
+
+// Field by field, source positions ignored.
+bool SameVrrpInstance(const VrrpInstanceConfig& a, const VrrpInstanceConfig& b) {
+  auto tracks_equal = [](const VrrpInstanceConfig::Track& x, const VrrpInstanceConfig::Track& y) {
+    return x.service == y.service && x.weight == y.weight;
+  };
+  return a.name == b.name && a.interface == b.interface &&
+         a.virtual_router_id == b.virtual_router_id && a.priority == b.priority &&
+         a.version == b.version && a.advert_interval == b.advert_interval &&
+         a.preempt == b.preempt && a.preempt_delay == b.preempt_delay &&
+         a.auth_pass == b.auth_pass && a.virtual_ips == b.virtual_ips &&
+         a.unicast_peers == b.unicast_peers && a.notify == b.notify &&
+         a.notify_master == b.notify_master && a.notify_backup == b.notify_backup &&
+         a.notify_fault == b.notify_fault &&
+         std::equal(a.track_services.begin(), a.track_services.end(), b.track_services.begin(),
+                    b.track_services.end(), tracks_equal);
+}
+
+bool SameVrrpConfig(const std::vector<VrrpInstanceConfig>& a,
+                    const std::vector<VrrpInstanceConfig>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), SameVrrpInstance);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config) {
@@ -71,6 +100,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config) {
   d->config_.global = config.global;
   d->config_.file = config.file;
   if (Status s = d->Apply(config); !s.ok()) return s;
+  if (!config.vrrp.empty()) {
+    // Sockets now (a bad interface fails the start); adverts once all runs.
+    auto v = NewVrrpRunner(loop, config.vrrp);
+    if (!v.ok()) return Status::Error("vrrp: " + v.status().message());
+    d->vrrp_ = std::move(v).value();
+  }
 
   if (!config.global.control_socket.empty()) {
     Daemon* self = d.get();
@@ -114,6 +149,10 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config) {
   ev_timer_start(loop, &d->tick_);
   ev_init(&d->drain_timer_, OnDrainTimer);
   d->drain_timer_.data = d.get();
+  if (d->vrrp_) {
+    d->FeedVrrp();
+    d->vrrp_->Start();
+  }
   LBD_LOG(kInfo, "lbd started: %zu workers, %zu services, control socket %s", d->workers_.size(),
           d->services_.size(), config.global.control_socket.c_str());
   return d;
@@ -122,6 +161,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config) {
 Daemon::Daemon(struct ev_loop* loop) : loop_(loop) {}
 
 Daemon::~Daemon() {
+  vrrp_.reset();  // stops gracefully if still running
   for (auto& w : workers_) w->Abort();
   for (auto& w : workers_) w->Join();
   workers_.clear();
@@ -268,6 +308,7 @@ Status Daemon::Apply(const Config& next) {
   config_.virtual_services = next.virtual_services;
   config_.vrrp = next.vrrp;
   Publish();
+  FeedVrrp();
   return Status::Ok();
 }
 
@@ -311,10 +352,36 @@ Status Daemon::Reload() {
     LBD_LOG(kWarning,
             "reload: global.workers/control_socket/metrics_listen change at restart only");
   }
+  // A changed `vrrp:` section means new instances: their sockets are opened
+  // before anything changes, so a bad interface refuses the whole reload.
+  const bool vrrp_changed = !SameVrrpConfig(config_.vrrp, next.vrrp);
+  std::unique_ptr<VrrpRunner> next_vrrp;
+  if (vrrp_changed && !next.vrrp.empty()) {
+    auto v = NewVrrpRunner(loop_, next.vrrp);
+    if (!v.ok()) {
+      ++reload_failures_;
+      LBD_LOG(kError, "reload refused: vrrp: %s; the running configuration is kept",
+              v.status().message().c_str());
+      return Status::Error("vrrp: " + v.status().message());
+    }
+    next_vrrp = std::move(v).value();
+  }
   if (Status s = Apply(next); !s.ok()) {
     ++reload_failures_;
     LBD_LOG(kError, "reload refused: %s; the running configuration is kept", s.message().c_str());
     return s;
+  }
+  if (vrrp_changed) {
+    if (vrrp_) {
+      LBD_LOG(kWarning, "reload: vrrp section changed: restarting the VRRP instances");
+      vrrp_->Stop();  // a master hands over (priority 0) before the new ones start
+    }
+    vrrp_ = std::move(next_vrrp);
+    vrrp_fed_.clear();
+    if (vrrp_) {
+      FeedVrrp();
+      vrrp_->Start();
+    }
   }
   config_.global.drain_timeout = next.global.drain_timeout;
   if (next.global.log_level != config_.global.log_level) {
@@ -346,6 +413,7 @@ void Daemon::OnHealth(const std::string& service, Endpoint server, bool up) {
   Log(up ? LogLevel::kInfo : LogLevel::kWarning, "service %s: real server %s is %s",
       service.c_str(), ToString(server).c_str(), up ? "up" : "down");
   UpdateUp(service, server);
+  FeedVrrp();
 }
 
 void Daemon::OnHealthWeight(const std::string& service, Endpoint server, int weight) {
@@ -356,6 +424,18 @@ void Daemon::OnHealthWeight(const std::string& service, Endpoint server, int wei
   (void)st->runtime->service->SetWeight(server, weight);
   LBD_LOG(kInfo, "service %s: real server %s weight %d (health check)", service.c_str(),
           ToString(server).c_str(), weight);
+  FeedVrrp();
+}
+
+void Daemon::FeedVrrp() {
+  if (!vrrp_ || shutting_down_) return;
+  for (const auto& st : services_) {
+    const bool up = HasServerUp(*st.runtime->service);
+    auto [it, inserted] = vrrp_fed_.try_emplace(st.config.name, up);
+    if (!inserted && it->second == up) continue;
+    it->second = up;
+    vrrp_->SetServiceUp(st.config.name, up);
+  }
 }
 
 std::string Daemon::HandleControlLine(std::string_view line) {
@@ -412,6 +492,7 @@ std::string Daemon::HandleControlLine(std::string_view line) {
     default:
       break;
   }
+  FeedVrrp();
   return EncodeReply(s, "");
 }
 
@@ -452,6 +533,7 @@ StatusReport Daemon::Report() const {
     r.services.push_back(std::move(s));
   }
   r.rates = RateOf(total_samples_);
+  if (vrrp_) r.vrrp = vrrp_->Snapshot();
   ProcessReport& p = r.process;
   const ProcessCounters& c = counters_;
   p.live_connections = c.live.load();
@@ -510,6 +592,7 @@ void Daemon::OnTick() {
   }
   total_samples_.push_back(total);
   while (total_samples_.size() > kRateSamples) total_samples_.pop_front();
+  FeedVrrp();  // catches any change not hooked above
 }
 
 void Daemon::BeginShutdown(int signum) {
@@ -518,6 +601,12 @@ void Daemon::BeginShutdown(int signum) {
     return;
   }
   shutting_down_ = true;
+  if (vrrp_) {
+    // First: priority 0 and the VIPs gone, so the peer takes over at once
+    // (after its Skew_Time) while this lbd drains.
+    vrrp_->Stop();
+    LBD_LOG(kInfo, "vrrp stopped: the peer takes over");
+  }
   LBD_LOG(kInfo, "signal %d: stopping; draining %lld connections for up to %.1f s", signum,
           static_cast<long long>(counters_.live.load()), Seconds(config_.global.drain_timeout));
   // A table without listeners: they close once every worker let go of the old one.

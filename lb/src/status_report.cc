@@ -10,12 +10,22 @@ namespace {
 
 void Appendf(std::string& out, const char* format, ...) __attribute__((format(printf, 2, 3)));
 void Appendf(std::string& out, const char* format, ...) {
-  char buf[512];
   va_list args;
   va_start(args, format);
+  va_list again;
+  va_copy(again, args);
+  char buf[512];
   int n = vsnprintf(buf, sizeof(buf), format, args);
   va_end(args);
-  if (n > 0) out.append(buf, std::min(static_cast<size_t>(n), sizeof(buf) - 1));
+  if (n > 0 && static_cast<size_t>(n) < sizeof(buf)) {
+    out.append(buf, static_cast<size_t>(n));
+  } else if (n > 0) {  // longer than the stack buffer: format again in place
+    const size_t at = out.size();
+    out.resize(at + static_cast<size_t>(n) + 1);
+    vsnprintf(out.data() + at, static_cast<size_t>(n) + 1, format, again);
+    out.resize(at + static_cast<size_t>(n));
+  }
+  va_end(again);
 }
 
 const char* ForwardingKey(Forwarding f) { return ToString(f); }
@@ -33,7 +43,26 @@ std::string Label(const std::string& service, const ServerReport* server) {
   return l;
 }
 
+std::string VrrpLabel(const VrrpReport& v) {
+  return "instance=" + JsonString(v.name) + ",interface=" + JsonString(v.interface) + ",vrid=\"" +
+         std::to_string(v.vrid) + "\"";
+}
+
+// Prometheus value of a state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.
+int StateNumber(const std::string& state) {
+  if (state == "BACKUP") return 1;
+  if (state == "MASTER") return 2;
+  if (state == "FAULT") return 3;
+  return 0;
+}
+
 }  // namespace
+
+uint64_t VrrpReport::DroppedTotal() const {
+  uint64_t total = 0;
+  for (const auto& [kind, n] : dropped) total += n;
+  return total;
+}
 
 const char* ForwardName(Forwarding f) {
   switch (f) {
@@ -80,6 +109,14 @@ std::string FormatStatusText(const StatusReport& r) {
               ForwardName(s.forwarding), rs.weight, rs.active, rs.inactive, rs.up ? "up" : "down");
     }
   }
+  for (const auto& v : r.vrrp) {
+    Appendf(out,
+            "VRRP %s %s vrid %d %s prio %d/%d master %s adverts tx %" PRIu64 " rx %" PRIu64
+            " drops %" PRIu64 "\n",
+            v.name.c_str(), v.interface.c_str(), v.vrid, v.state.c_str(), v.effective_priority,
+            v.priority, v.master_ip.empty() ? "-" : v.master_ip.c_str(), v.adverts_sent,
+            v.adverts_received, v.DroppedTotal());
+  }
   return out;
 }
 
@@ -107,6 +144,36 @@ std::string FormatStatusJson(const StatusReport& r) {
               rs.bytes_out);
     }
     out += "]}";
+  }
+  out += "],\"vrrp\":[";
+  for (size_t i = 0; i < r.vrrp.size(); ++i) {
+    const auto& v = r.vrrp[i];
+    if (i > 0) out += ',';
+    Appendf(out,
+            "{\"name\":%s,\"interface\":%s,\"vrid\":%d,\"version\":%d,\"state\":%s,"
+            "\"priority\":%d,\"effective_priority\":%d,\"master\":%s,\"primary\":%s,"
+            "\"interface_up\":%s,\"virtual_ips\":[",
+            JsonString(v.name).c_str(), JsonString(v.interface).c_str(), v.vrid, v.version,
+            JsonString(v.state).c_str(), v.priority, v.effective_priority,
+            JsonString(v.master_ip).c_str(), JsonString(v.primary_ip).c_str(),
+            v.interface_up ? "true" : "false");
+    for (size_t j = 0; j < v.virtual_ips.size(); ++j) {
+      out += (j > 0 ? "," : "") + JsonString(v.virtual_ips[j]);
+    }
+    Appendf(out,
+            "],\"counters\":{\"adverts_sent\":%" PRIu64 ",\"adverts_received\":%" PRIu64
+            ",\"priority_zero_sent\":%" PRIu64 ",\"priority_zero_received\":%" PRIu64
+            ",\"became_master\":%" PRIu64 ",\"became_backup\":%" PRIu64 ",\"became_fault\":%" PRIu64
+            ",\"garps_sent\":%" PRIu64 ",\"send_errors\":%" PRIu64 ",\"address_errors\":%" PRIu64
+            ",\"dropped\":%" PRIu64 "},\"dropped\":{",
+            v.adverts_sent, v.adverts_received, v.priority_zero_sent, v.priority_zero_received,
+            v.became_master, v.became_backup, v.became_fault, v.garps_sent, v.send_errors,
+            v.address_errors, v.DroppedTotal());
+    for (size_t j = 0; j < v.dropped.size(); ++j) {
+      Appendf(out, "%s%s:%" PRIu64, j > 0 ? "," : "", JsonString(v.dropped[j].first).c_str(),
+              v.dropped[j].second);
+    }
+    out += "}}";
   }
   out += "]}\n";
   return out;
@@ -252,6 +319,59 @@ std::string FormatPrometheus(const StatusReport& r) {
   for (const Counter& c : process) {
     family(c.name, c.type, c.help);
     Appendf(out, "%s %.17g\n", c.name, c.value);
+  }
+  if (r.vrrp.empty()) return out;
+  struct VrrpFamily {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const VrrpReport&);
+  };
+  static const VrrpFamily kVrrpFamilies[] = {
+      {"lbd_vrrp_state", "gauge", "VRRP state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.",
+       [](const VrrpReport& v) { return double(StateNumber(v.state)); }},
+      {"lbd_vrrp_priority", "gauge", "Configured priority.",
+       [](const VrrpReport& v) { return double(v.priority); }},
+      {"lbd_vrrp_effective_priority", "gauge", "Priority after track_services weights.",
+       [](const VrrpReport& v) { return double(v.effective_priority); }},
+      {"lbd_vrrp_adverts_sent_total", "counter", "Advertisements sent.",
+       [](const VrrpReport& v) { return double(v.adverts_sent); }},
+      {"lbd_vrrp_adverts_received_total", "counter", "Advertisements received and accepted.",
+       [](const VrrpReport& v) { return double(v.adverts_received); }},
+      {"lbd_vrrp_priority_zero_sent_total", "counter", "Priority 0 advertisements sent.",
+       [](const VrrpReport& v) { return double(v.priority_zero_sent); }},
+      {"lbd_vrrp_priority_zero_received_total", "counter", "Priority 0 advertisements received.",
+       [](const VrrpReport& v) { return double(v.priority_zero_received); }},
+      {"lbd_vrrp_became_master_total", "counter", "Transitions to MASTER.",
+       [](const VrrpReport& v) { return double(v.became_master); }},
+      {"lbd_vrrp_became_backup_total", "counter", "Transitions to BACKUP.",
+       [](const VrrpReport& v) { return double(v.became_backup); }},
+      {"lbd_vrrp_became_fault_total", "counter", "Transitions to FAULT.",
+       [](const VrrpReport& v) { return double(v.became_fault); }},
+      {"lbd_vrrp_garps_sent_total", "counter", "Gratuitous ARPs sent.",
+       [](const VrrpReport& v) { return double(v.garps_sent); }},
+      {"lbd_vrrp_send_errors_total", "counter", "Advertisements that could not be sent.",
+       [](const VrrpReport& v) { return double(v.send_errors); }},
+      {"lbd_vrrp_address_errors_total", "counter", "Virtual IP add/remove failures.",
+       [](const VrrpReport& v) { return double(v.address_errors); }},
+  };
+  for (const VrrpFamily& f : kVrrpFamilies) {
+    family(f.name, f.type, f.help);
+    for (const auto& v : r.vrrp) {
+      Appendf(out, "%s{%s} %.17g\n", f.name, VrrpLabel(v).c_str(), f.value(v));
+    }
+  }
+  family("lbd_vrrp_dropped_total", "counter", "Received packets dropped, by kind.");
+  for (const auto& v : r.vrrp) {
+    for (const auto& [kind, n] : v.dropped) {
+      Appendf(out, "lbd_vrrp_dropped_total{%s,reason=%s} %" PRIu64 "\n", VrrpLabel(v).c_str(),
+              JsonString(kind).c_str(), n);
+    }
+  }
+  family("lbd_vrrp_master_info", "gauge", "The master last seen (ours while MASTER).");
+  for (const auto& v : r.vrrp) {
+    Appendf(out, "lbd_vrrp_master_info{%s,master=%s} 1\n", VrrpLabel(v).c_str(),
+            JsonString(v.master_ip).c_str());
   }
   return out;
 }

@@ -91,6 +91,84 @@ TEST(Prometheus, OneSampleLinePerSeriesWithHelpAndType) {
   EXPECT_NE(text.find("service=\"api \\\"v2\\\"\""), std::string::npos);
 }
 
+StatusReport SampleWithVrrp() {
+  StatusReport r = Sample();
+  VrrpReport v;
+  v.name = "VI_1";
+  v.interface = "eth0";
+  v.vrid = 51;
+  v.state = "MASTER";
+  v.priority = 150;
+  v.effective_priority = 90;
+  v.master_ip = "10.0.0.1";
+  v.primary_ip = "10.0.0.1";
+  v.virtual_ips = {"10.0.0.100/24"};
+  v.interface_up = true;
+  v.adverts_sent = 12;
+  v.adverts_received = 3;
+  v.dropped = {{"checksum", 2}, {"vrid", 5}};
+  r.vrrp.push_back(v);
+  VrrpReport b;
+  b.name = "VI_2";
+  b.interface = "eth1";
+  b.vrid = 52;
+  b.state = "BACKUP";
+  b.priority = b.effective_priority = 100;
+  r.vrrp.push_back(b);
+  return r;
+}
+
+TEST(StatusText, VrrpLinesFollowTheUnchangedTable) {
+  std::string plain = FormatStatusText(Sample());
+  std::string text = FormatStatusText(SampleWithVrrp());
+  ASSERT_EQ(text.rfind(plain, 0), 0u);
+  EXPECT_EQ(text.substr(plain.size()),
+            "VRRP VI_1 eth0 vrid 51 MASTER prio 90/150 master 10.0.0.1 adverts tx 12 rx 3 "
+            "drops 7\n"
+            "VRRP VI_2 eth1 vrid 52 BACKUP prio 100/100 master - adverts tx 0 rx 0 drops 0\n");
+}
+
+TEST(StatusJson, VrrpInstancesWithCountersAndDropsByKind) {
+  auto empty = lbtest::JsonParser::Parse(FormatStatusJson(Sample()));
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_TRUE((*empty)["vrrp"].is_array());
+  EXPECT_TRUE((*empty)["vrrp"].array().empty());
+  for (const std::string& doc :
+       {FormatStatusJson(SampleWithVrrp()), FormatStatsJson(SampleWithVrrp())}) {
+    auto j = lbtest::JsonParser::Parse(doc);
+    ASSERT_TRUE(j.has_value()) << doc;
+    const auto& vrrp = (*j)["vrrp"].array();
+    ASSERT_EQ(vrrp.size(), 2u);
+    EXPECT_EQ(vrrp[0]["name"].str(), "VI_1");
+    EXPECT_EQ(vrrp[0]["state"].str(), "MASTER");
+    EXPECT_EQ(vrrp[0]["vrid"].number(), 51);
+    EXPECT_EQ(vrrp[0]["priority"].number(), 150);
+    EXPECT_EQ(vrrp[0]["effective_priority"].number(), 90);
+    EXPECT_EQ(vrrp[0]["master"].str(), "10.0.0.1");
+    EXPECT_EQ(vrrp[0]["virtual_ips"].array().size(), 1u);
+    EXPECT_EQ(vrrp[0]["counters"]["adverts_sent"].number(), 12);
+    EXPECT_EQ(vrrp[0]["counters"]["adverts_received"].number(), 3);
+    EXPECT_EQ(vrrp[0]["counters"]["dropped"].number(), 7);
+    EXPECT_EQ(vrrp[0]["dropped"]["vrid"].number(), 5);
+    EXPECT_EQ(vrrp[1]["master"].str(), "");
+  }
+}
+
+TEST(Prometheus, VrrpSeriesOnlyWithInstances) {
+  EXPECT_EQ(FormatPrometheus(Sample()).find("lbd_vrrp"), std::string::npos);
+  std::string text = FormatPrometheus(SampleWithVrrp());
+  const std::string labels = "{instance=\"VI_1\",interface=\"eth0\",vrid=\"51\"}";
+  EXPECT_NE(text.find("# TYPE lbd_vrrp_state gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_vrrp_state" + labels + " 2\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_vrrp_effective_priority" + labels + " 90\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_vrrp_adverts_sent_total" + labels + " 12\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_vrrp_dropped_total{instance=\"VI_1\",interface=\"eth0\",vrid=\"51\","
+                      "reason=\"vrid\"} 5\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("lbd_vrrp_state{instance=\"VI_2\",interface=\"eth1\",vrid=\"52\"} 1\n"),
+            std::string::npos);
+}
+
 TEST(MetricsHttp, RoutesAndRefusals) {
   std::string ok = MetricsHttpResponse("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", "body\n");
   EXPECT_EQ(ok.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);

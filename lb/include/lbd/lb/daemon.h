@@ -14,8 +14,15 @@
 // Then a new immutable ServiceTable is published to every worker.
 // global.workers, control_socket and metrics_listen take effect at start only.
 //
-// SIGTERM/SIGINT: listeners close, workers drain, connections still open
-// after global.drain_timeout are reset, Run() returns 0.
+// SIGTERM/SIGINT: the VRRP instances stop first (priority 0, VIPs removed:
+// the peer takes over at once), listeners close, workers drain, connections
+// still open after global.drain_timeout are reset, Run() returns 0.
+//
+// VRRP (`vrrp:`): the instances run on the control loop (VrrpRunner); a
+// service has a server up for `track_services` when one of its real servers
+// is up with weight > 0, re-evaluated after health changes, lbctl commands,
+// reloads and every tick. A reload keeps the instances when the `vrrp:`
+// section is unchanged and recreates them otherwise (a brief failover).
 //
 // Thread-safety: every method runs on the control thread (the one that calls
 // Create and Run), except what workers reach through the published tables.
@@ -38,6 +45,7 @@
 #include "lbd/lb/metrics_server.h"
 #include "lbd/lb/service_table.h"
 #include "lbd/lb/status_report.h"
+#include "lbd/lb/vrrp_runner.h"
 #include "lbd/lb/worker.h"
 
 namespace lbd {
@@ -81,6 +89,8 @@ class Daemon {
   void UpdateUp(const std::string& service, Endpoint server);
   void OnHealth(const std::string& service, Endpoint server, bool up);
   void OnHealthWeight(const std::string& service, Endpoint server, int weight);
+  // Tells the VRRP instances which services have a server up (changes only).
+  void FeedVrrp();
   void BeginShutdown(int signum);
   void OnTick();
   static Rates RateOf(const std::deque<Sample>& samples);
@@ -100,6 +110,8 @@ class Daemon {
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<MetricsServer> metrics_;
   std::unique_ptr<HealthMonitor> health_;
+  std::unique_ptr<VrrpRunner> vrrp_;      // null without a `vrrp:` section
+  std::map<std::string, bool> vrrp_fed_;  // service -> up, as last told to vrrp_
   uint64_t reloads_ = 0;
   uint64_t reload_failures_ = 0;
   // Rate windows: totals and per service name.

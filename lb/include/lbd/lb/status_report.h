@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lbd/conf/config.h"
@@ -65,8 +66,37 @@ struct ProcessReport {
   uint64_t reload_failures = 0;
 };
 
+// One VRRP instance (lb/vrrp's InstanceStatus as plain values).
+struct VrrpReport {
+  std::string name;
+  std::string interface;
+  int vrid = 0;
+  int version = 3;
+  std::string state;           // INIT BACKUP MASTER FAULT
+  int priority = 0;            // configured
+  int effective_priority = 0;  // after track_services weights
+  std::string master_ip;       // last master seen (ours while MASTER); "" = none
+  std::string primary_ip;      // our source address
+  std::vector<std::string> virtual_ips;
+  bool interface_up = false;
+  uint64_t adverts_sent = 0;
+  uint64_t adverts_received = 0;  // accepted
+  uint64_t priority_zero_sent = 0;
+  uint64_t priority_zero_received = 0;
+  uint64_t became_master = 0;
+  uint64_t became_backup = 0;
+  uint64_t became_fault = 0;
+  uint64_t garps_sent = 0;
+  uint64_t send_errors = 0;
+  uint64_t address_errors = 0;
+  // Received packets dropped, per kind ("checksum", "vrid", ...), every kind listed.
+  std::vector<std::pair<std::string, uint64_t>> dropped;
+  uint64_t DroppedTotal() const;
+};
+
 struct StatusReport {
   std::vector<ServiceReport> services;
+  std::vector<VrrpReport> vrrp;  // empty without a `vrrp:` section
   ProcessReport process;
   Rates rates;  // all services
   uint64_t connections = 0;
