@@ -93,7 +93,7 @@ class Topology {
   // Starts argv in namespace `node`; stdout and stderr to dir/log.
   pid_t Spawn(const std::string& node, const std::vector<std::string>& argv,
               const std::string& log) {
-    std::vector<std::string> full = {"/usr/sbin/ip", "netns", "exec", Ns(node)};
+    std::vector<std::string> full = {"ip", "netns", "exec", Ns(node)};
     full.insert(full.end(), argv.begin(), argv.end());
     const std::string log_path = dir_ + "/" + log;
     pid_t pid = fork();
@@ -106,7 +106,7 @@ class Topology {
       std::vector<char*> args;
       for (auto& a : full) args.push_back(a.data());
       args.push_back(nullptr);
-      execv(args[0], args.data());
+      execvp(args[0], args.data());
       _exit(127);
     }
     if (pid > 0) pids_.push_back(pid);
