@@ -219,9 +219,10 @@ class ShopdProcess {
 
   // Forks and execs; call from the test's main thread. AwaitAddress() completes the start, so
   // that several instances can start at once.
-  bool Spawn() {
-    std::vector<std::string> args = {SHOPD_PATH, "--listen", "127.0.0.1:0", "--name", name_,
-                                     "--db",     db_,        "--threads",   "4"};
+  // `listen`: 127.0.0.1:0 for a fresh port, or address() to come back on the same one.
+  bool Spawn(const std::string& listen = "127.0.0.1:0") {
+    std::vector<std::string> args = {SHOPD_PATH, "--listen", listen,      "--name", name_,
+                                     "--db",     db_,        "--threads", "4"};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -689,6 +690,12 @@ TEST_F(E2eTest, ThousandOrdersSurviveTheLossOfAnInstance) {
     std::printf("[ e2e      ] orders acknowledged by %s: %d (%d before the mark-down)\n",
                 server.c_str(), n, acks_before_markdown[server]);
   }
+  int replays = 0;
+  for (const Ack& ack : acks) replays += ack.status == 200 ? 1 : 0;
+  std::printf(
+      "[ e2e      ] %d orders were acknowledged by a 200 replay (reply to the first "
+      "attempt lost)\n",
+      replays);
   std::fflush(stdout);
 
   EXPECT_TRUE(failures.empty()) << failures.size() << " orders failed, first: " << failures[0];
@@ -699,6 +706,8 @@ TEST_F(E2eTest, ThousandOrdersSurviveTheLossOfAnInstance) {
                            << lbd_->Ctl({"status"}).out;
   EXPECT_LE(mark_down, milliseconds(kFall * kHealthIntervalMs + kHealthTimeoutMs) + kMarkDownSlack);
   EXPECT_GT(acks_by_server[victim.name()], 0) << "the victim served orders before its death";
+  std::set<std::string> survivors = {shops_[1]->address(), shops_[2]->address()};
+  EXPECT_EQ(UpServers(), survivors) << "the killed server stays down, the others up";
 
   // The database, read-only: every acknowledged key exactly once, with the acknowledged id and
   // the cart's line, and no order besides.
@@ -757,6 +766,50 @@ TEST_F(E2eTest, ThousandOrdersSurviveTheLossOfAnInstance) {
     EXPECT_NE(r.ServedBy(), victim.name());
   }
   EXPECT_LT(run_time, 60000ms);
+}
+
+// 4. The health checks take a killed instance out and bring it back once it runs again: the
+// traffic follows, in the wrr proportions of the servers that are up.
+TEST_F(E2eTest, AKilledInstanceIsTakenOutAndBroughtBackByTheHealthChecks) {
+  StartLbd("wrr");
+  ShopdProcess& victim = *shops_[0];
+  const std::string address = victim.address();
+  auto served_by = [&](int n) {
+    std::map<std::string, int> served;
+    for (int i = 0; i < n; ++i) {
+      HttpReply r = HttpRequest(vip_, "GET", "/products?page=" + std::to_string(1 + i % 15));
+      EXPECT_EQ(r.status, 200) << Describe(r);
+      ++served[r.ServedBy()];
+    }
+    return served;
+  };
+
+  victim.Kill();
+  auto killed_at = Clock::now();
+  ASSERT_TRUE(WaitFor([&] { return UpServers().count(address) == 0; }, 10000ms));
+  auto down_after = std::chrono::duration_cast<milliseconds>(Clock::now() - killed_at);
+  EXPECT_LE(down_after,
+            milliseconds(kFall * kHealthIntervalMs + kHealthTimeoutMs) + kMarkDownSlack);
+  served_by(3);  // any leftover of the old cycle
+  EXPECT_EQ(served_by(30), (std::map<std::string, int>{{"shop-2", 20}, {"shop-3", 10}}));
+
+  // Back on the same port (bound with SO_REUSEADDR by shopd; retried if the port is busy).
+  bool restarted = false;
+  for (int attempt = 0; attempt < 5 && !restarted; ++attempt) {
+    victim.Kill();
+    restarted = victim.Spawn(address) && victim.AwaitAddress() && victim.address() == address;
+  }
+  ASSERT_TRUE(restarted) << victim.Stderr();
+  auto restarted_at = Clock::now();
+  ASSERT_TRUE(WaitFor([&] { return UpServers().count(address) == 1; }, 10000ms));
+  auto up_after = std::chrono::duration_cast<milliseconds>(Clock::now() - restarted_at);
+  EXPECT_LE(up_after, milliseconds(kRise * kHealthIntervalMs + kHealthTimeoutMs) + kMarkDownSlack);
+  std::printf("[ e2e      ] %s down %lld ms after SIGKILL, up %lld ms after the restart\n",
+              address.c_str(), static_cast<long long>(down_after.count()),
+              static_cast<long long>(up_after.count()));
+  served_by(6);  // any leftover of the old cycle
+  EXPECT_EQ(served_by(60),
+            (std::map<std::string, int>{{"shop-1", 30}, {"shop-2", 20}, {"shop-3", 10}}));
 }
 
 }  // namespace
