@@ -546,6 +546,37 @@ TEST_F(E2eTest, CartFollowsTheSessionAcrossInstancesAndOrdersAreIdempotent) {
   ASSERT_TRUE(cj) << cart.body;
   EXPECT_TRUE((*cj)["items"].array().empty()) << "the order empties the cart: " << cart.body;
 
+  // Another session with a cart of its own cannot take the key.
+  HttpReply other = HttpRequest(vip_, "POST", "/cart/items", CartItem(7, 1));
+  ASSERT_EQ(other.status, 200) << Describe(other);
+  HttpReply taken = HttpRequest(vip_, "POST", "/orders", "", other.SessionCookie(), key);
+  EXPECT_EQ(taken.status, 409) << Describe(taken);
+
+  // The same new key sent by several clients at once, landing on every instance: one order.
+  HttpReply refill = HttpRequest(vip_, "POST", "/cart/items", CartItem(8, 2), session);
+  ASSERT_EQ(refill.status, 200) << Describe(refill);
+  std::vector<HttpReply> racers(6);
+  {
+    std::vector<std::thread> threads;
+    for (HttpReply& racer : racers) {
+      threads.emplace_back([&] {
+        racer =
+            HttpRequest(vip_, "POST", "/orders", "", session, {{"Idempotency-Key", "e2e-cart-2"}});
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+  int created_count = 0;
+  std::set<std::string> race_served_by;
+  for (const HttpReply& racer : racers) {
+    ASSERT_TRUE(racer.status == 201 || racer.status == 200) << Describe(racer);
+    created_count += racer.status == 201 ? 1 : 0;
+    EXPECT_EQ(racer.body, racers[0].body);
+    race_served_by.insert(racer.ServedBy());
+  }
+  EXPECT_EQ(created_count, 1);
+  EXPECT_EQ(race_served_by.size(), 3u);
+
   HttpReply fetched = HttpRequest(vip_, "GET", "/orders/" + std::to_string(order_id), "", session);
   EXPECT_EQ(fetched.status, 200) << Describe(fetched);
   EXPECT_EQ(fetched.body, created.body);
