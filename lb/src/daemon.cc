@@ -216,9 +216,19 @@ Status Daemon::Apply(const Config& next) {
         if (!ls.ok()) return Status::Error("service " + vs.name + ": " + ls.status().message());
         p.listeners = std::move(ls).value();
       }
-    } else {
-      LBD_LOG(kWarning, "service %s: forwarding %s is not handled by the proxy; not listening",
-              vs.name.c_str(), ToString(vs.forwarding));
+    } else if (generation_ > 0) {
+      // The data plane keeps its real servers for its life: at restart only.
+      auto addresses = [](const VirtualServiceConfig& c) {
+        std::set<Endpoint> out;
+        for (const auto& rs : c.real_servers) out.insert(rs.address);
+        return out;
+      };
+      if (p.old == nullptr || p.old->config.forwarding != vs.forwarding ||
+          p.old->config.listen != vs.listen || addresses(p.old->config) != addresses(vs)) {
+        return Status::Error("service " + vs.name + ": a " + ToString(vs.forwarding) +
+                             " service is added, moved or given other real servers at restart "
+                             "only");
+      }
     }
     prepared.push_back(std::move(p));
   }
@@ -292,6 +302,7 @@ Status Daemon::Apply(const Config& next) {
     st.runtime->persistence.SetTimeout(
         std::chrono::duration_cast<std::chrono::nanoseconds>(vs.persistence));
     st.listeners = std::move(p.listeners);
+    if (p.old != nullptr) st.packet = p.old->packet;
     st.config = vs;
     next_services.push_back(std::move(st));
   }
@@ -302,6 +313,19 @@ Status Daemon::Apply(const Config& next) {
       LBD_LOG(kInfo, "service %s removed (its connections drain)", old.config.name.c_str());
       std::erase_if(disabled_, [&](const ServerKey& k) { return k.first == old.config.name; });
       std::erase_if(health_down_, [&](const ServerKey& k) { return k.first == old.config.name; });
+    }
+  }
+  if (generation_ == 0) {  // start: the packet-mode data planes
+    int index = 0;
+    for (auto& st : next_services) {
+      if (st.config.forwarding == Forwarding::kProxy) continue;
+      auto runner = NewPacketRunner(st.config, st.runtime, nworkers, index++);
+      if (!runner.ok()) {
+        return Status::Error("service " + st.config.name + ": " + runner.status().message());
+      }
+      st.packet = std::move(runner).value();
+      LBD_LOG(kInfo, "service %s: %s forwarding through lbd%d", st.config.name.c_str(),
+              ToString(st.config.forwarding), index - 1);
     }
   }
   services_ = std::move(next_services);
@@ -533,6 +557,9 @@ StatusReport Daemon::Report() const {
     r.services.push_back(std::move(s));
   }
   r.rates = RateOf(total_samples_);
+  for (const auto& st : services_) {
+    if (st.packet) r.packet.push_back(st.packet->Snapshot());
+  }
   if (vrrp_) r.vrrp = vrrp_->Snapshot();
   ProcessReport& p = r.process;
   const ProcessCounters& c = counters_;
@@ -606,6 +633,11 @@ void Daemon::BeginShutdown(int signum) {
     // (after its Skew_Time) while this lbd drains.
     vrrp_->Stop();
     LBD_LOG(kInfo, "vrrp stopped: the peer takes over");
+  }
+  for (auto& st : services_) {
+    if (!st.packet) continue;
+    st.packet.reset();  // tun device, route and rules removed
+    LBD_LOG(kInfo, "service %s: packet forwarding stopped", st.config.name.c_str());
   }
   LBD_LOG(kInfo, "signal %d: stopping; draining %lld connections for up to %.1f s", signum,
           static_cast<long long>(counters_.live.load()), Seconds(config_.global.drain_timeout));

@@ -109,6 +109,12 @@ std::string FormatStatusText(const StatusReport& r) {
               ForwardName(s.forwarding), rs.weight, rs.active, rs.inactive, rs.up ? "up" : "down");
     }
   }
+  for (const auto& p : r.packet) {
+    Appendf(out,
+            "PACKET %s %s flows %" PRIu64 " packets in %" PRIu64 " forwarded %" PRIu64
+            " drops %" PRIu64 "\n",
+            p.name.c_str(), p.tun.c_str(), p.flows, p.packets_read, p.packets_forwarded, p.drops);
+  }
   for (const auto& v : r.vrrp) {
     Appendf(out,
             "VRRP %s %s vrid %d %s prio %d/%d master %s adverts tx %" PRIu64 " rx %" PRIu64
@@ -144,6 +150,15 @@ std::string FormatStatusJson(const StatusReport& r) {
               rs.bytes_out);
     }
     out += "]}";
+  }
+  out += "],\"packet\":[";
+  for (size_t i = 0; i < r.packet.size(); ++i) {
+    const auto& p = r.packet[i];
+    Appendf(out,
+            "%s{\"name\":%s,\"tun\":%s,\"flows\":%" PRIu64 ",\"packets_read\":%" PRIu64
+            ",\"packets_forwarded\":%" PRIu64 ",\"drops\":%" PRIu64 "}",
+            i > 0 ? "," : "", JsonString(p.name).c_str(), JsonString(p.tun).c_str(), p.flows,
+            p.packets_read, p.packets_forwarded, p.drops);
   }
   out += "],\"vrrp\":[";
   for (size_t i = 0; i < r.vrrp.size(); ++i) {

@@ -18,6 +18,12 @@
 // the peer takes over at once), listeners close, workers drain, connections
 // still open after global.drain_timeout are reset, Run() returns 0.
 //
+// Packet modes (`forwarding: nat|dr|tun`): one PacketRunner per service,
+// created at start; a reload that adds such a service or changes its listen,
+// forwarding or set of real servers is refused (weights, health and
+// `lbctl` commands apply). They are destroyed first thing at SIGTERM/SIGINT
+// (after VRRP): packet flows are not drained.
+//
 // VRRP (`vrrp:`): the instances run on the control loop (VrrpRunner); a
 // service has a server up for `track_services` when one of its real servers
 // is up with weight > 0, re-evaluated after health changes, lbctl commands,
@@ -43,6 +49,7 @@
 #include "lbd/lb/counters.h"
 #include "lbd/lb/health_monitor.h"
 #include "lbd/lb/metrics_server.h"
+#include "lbd/lb/packet_runner.h"
 #include "lbd/lb/service_table.h"
 #include "lbd/lb/status_report.h"
 #include "lbd/lb/vrrp_runner.h"
@@ -75,6 +82,7 @@ class Daemon {
     std::shared_ptr<ServiceRuntime> runtime;
     std::shared_ptr<const ListenerSet> listeners;
     ServerStatsMap server_stats;
+    std::shared_ptr<PacketRunner> packet;  // nat/dr/tun: the data plane
   };
   struct Sample {
     double time;

@@ -94,9 +94,20 @@ struct VrrpReport {
   uint64_t DroppedTotal() const;
 };
 
+// The data plane of one nat/dr/tun service.
+struct PacketReport {
+  std::string name;
+  std::string tun;
+  uint64_t flows = 0;  // current
+  uint64_t packets_read = 0;
+  uint64_t packets_forwarded = 0;
+  uint64_t drops = 0;  // every kind
+};
+
 struct StatusReport {
   std::vector<ServiceReport> services;
-  std::vector<VrrpReport> vrrp;  // empty without a `vrrp:` section
+  std::vector<PacketReport> packet;  // one per nat/dr/tun service lbd forwards
+  std::vector<VrrpReport> vrrp;      // empty without a `vrrp:` section
   ProcessReport process;
   Rates rates;  // all services
   uint64_t connections = 0;

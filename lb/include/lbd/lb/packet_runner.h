@@ -1,0 +1,41 @@
+// Internal header of lbd_lb.
+//
+// PacketRunner: the seam between the daemon and lbd_packet (lb/packet): the
+// data plane of one `forwarding: nat|dr|tun` service (tun device, VIP/32
+// route, flow table, worker threads). The daemon creates one per packet-mode
+// service at start and destroys it at SIGTERM/SIGINT (routes, rules and the
+// device removed). Built against lbd_packet when that target exists
+// (packet_runner.cc); otherwise NewPacketRunner fails (packet_runner_none.cc).
+//
+// Thread-safety: created and destroyed on the control thread; Snapshot() may
+// be called from any thread.
+#ifndef LBD_LB_PACKET_RUNNER_H_
+#define LBD_LB_PACKET_RUNNER_H_
+
+#include <memory>
+
+#include "lbd/conf/config.h"
+#include "lbd/lb/service_table.h"
+#include "lbd/lb/status_report.h"
+#include "lbsched/status.h"
+
+namespace lbd {
+
+class PacketRunner {
+ public:
+  virtual ~PacketRunner() = default;
+  virtual PacketReport Snapshot() const = 0;
+};
+
+// `index` numbers the daemon's packet-mode services from 0: the tun device is
+// `lbd<index>`, the nat reply table 19522 + index. The runtime's service (its
+// real servers fixed from now on) is shared with the data plane.
+// Error: the device, route or sockets could not be set up, or lbd was built
+// without lb/packet.
+Result<std::unique_ptr<PacketRunner>> NewPacketRunner(const VirtualServiceConfig& config,
+                                                      std::shared_ptr<ServiceRuntime> runtime,
+                                                      int workers, int index);
+
+}  // namespace lbd
+
+#endif  // LBD_LB_PACKET_RUNNER_H_
