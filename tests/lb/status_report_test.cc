@@ -154,6 +154,22 @@ TEST(StatusJson, VrrpInstancesWithCountersAndDropsByKind) {
   }
 }
 
+TEST(StatusText, PacketLinesFollowTheTable) {
+  StatusReport r = Sample();
+  const std::string plain = FormatStatusText(r);
+  r.packet.push_back({"shop", "lbd0", 6, 72, 70, 2});
+  const std::string text = FormatStatusText(r);
+  ASSERT_EQ(text.rfind(plain, 0), 0u);
+  EXPECT_EQ(text.substr(plain.size()),
+            "PACKET shop lbd0 flows 6 packets in 72 forwarded 70 drops 2\n");
+  auto j = lbtest::JsonParser::Parse(FormatStatusJson(r));
+  ASSERT_TRUE(j.has_value());
+  ASSERT_EQ((*j)["packet"].array().size(), 1u);
+  EXPECT_EQ((*j)["packet"].array()[0]["tun"].str(), "lbd0");
+  EXPECT_EQ((*j)["packet"].array()[0]["packets_forwarded"].number(), 70);
+  EXPECT_EQ((*j)["packet"].array()[0]["drops"].number(), 2);
+}
+
 TEST(Prometheus, VrrpSeriesOnlyWithInstances) {
   EXPECT_EQ(FormatPrometheus(Sample()).find("lbd_vrrp"), std::string::npos);
   std::string text = FormatPrometheus(SampleWithVrrp());
