@@ -166,8 +166,10 @@ void Connection::OnConnectFailed(int err) {
     return;
   }
   ProcessCounters::Inc(counters.retries);
-  LBD_LOG(kInfo, "service %s: connect to %s failed (%s), retrying on %s", runtime_->name.c_str(),
-          ToString(failed).c_str(), strerror(err), ToString(next->endpoint()).c_str());
+  if (worker_->LogAllowed()) {  // a dead server fails every connect until its check notices
+    LBD_LOG(kInfo, "service %s: connect to %s failed (%s), retrying on %s", runtime_->name.c_str(),
+            ToString(failed).c_str(), strerror(err), ToString(next->endpoint()).c_str());
+  }
   Begin(std::move(next));
 }
 
