@@ -19,53 +19,31 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Create(struct ev_loop* loo
 }
 
 ControlServer::ControlServer(struct ev_loop* loop, std::string path, int fd, Handler handler)
-    : loop_(loop), path_(std::move(path)), fd_(fd), handler_(std::move(handler)) {
-  ev_io_init(&accept_io_, OnAccept, fd_, EV_READ);
-  accept_io_.data = this;
-  ev_io_start(loop_, &accept_io_);
-  ev_init(&resume_timer_, OnResume);
-  resume_timer_.data = this;
-}
-
-void ControlServer::OnResume(struct ev_loop* loop, ev_timer* w, int) {
-  auto* self = static_cast<ControlServer*>(w->data);
-  ev_io_start(loop, &self->accept_io_);
-}
+    : loop_(loop),
+      path_(std::move(path)),
+      fd_(fd),
+      handler_(std::move(handler)),
+      acceptor_(loop, fd, [this](int client_fd) { Accepted(client_fd); }) {}
 
 ControlServer::~ControlServer() {
   while (!clients_.empty()) CloseClient(&clients_.front());
-  ev_io_stop(loop_, &accept_io_);
-  ev_timer_stop(loop_, &resume_timer_);
+  acceptor_.Stop();
   close(fd_);
   unlink(path_.c_str());
 }
 
-void ControlServer::OnAccept(struct ev_loop*, ev_io* w, int) {
-  auto* self = static_cast<ControlServer*>(w->data);
-  for (int i = 0; i < 16; ++i) {
-    int fd = accept4(self->fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
-        // Out of descriptors or memory: the pending client stays queued, so
-        // a level-triggered watcher would spin. Back off for 100 ms.
-        ev_io_stop(self->loop_, &self->accept_io_);
-        ev_timer_set(&self->resume_timer_, 0.1, 0.);
-        ev_timer_start(self->loop_, &self->resume_timer_);
-      }
-      return;
-    }
-    if (self->clients_.size() >= kMaxClients) {
-      LBD_LOG(kWarning, "control socket: too many clients, closing a new one");
-      close(fd);
-      continue;
-    }
-    Client& c = self->clients_.emplace_back();
-    c.server = self;
-    c.fd = fd;
-    ev_io_init(&c.io, OnClient, fd, EV_READ);
-    c.io.data = &c;
-    ev_io_start(self->loop_, &c.io);
+void ControlServer::Accepted(int fd) {
+  if (clients_.size() >= kMaxClients) {
+    LBD_LOG(kWarning, "control socket: too many clients, closing a new one");
+    close(fd);
+    return;
   }
+  Client& c = clients_.emplace_back();
+  c.server = this;
+  c.fd = fd;
+  ev_io_init(&c.io, OnClient, fd, EV_READ);
+  c.io.data = &c;
+  ev_io_start(loop_, &c.io);
 }
 
 void ControlServer::OnClient(struct ev_loop*, ev_io* w, int revents) {

@@ -53,54 +53,32 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Create(struct ev_loop* loo
 }
 
 MetricsServer::MetricsServer(struct ev_loop* loop, Endpoint listen, int fd, Render render)
-    : loop_(loop), listen_(listen), fd_(fd), render_(std::move(render)) {
-  ev_io_init(&accept_io_, OnAccept, fd_, EV_READ);
-  accept_io_.data = this;
-  ev_io_start(loop_, &accept_io_);
-  ev_init(&resume_timer_, OnResume);
-  resume_timer_.data = this;
-}
-
-void MetricsServer::OnResume(struct ev_loop* loop, ev_timer* w, int) {
-  auto* self = static_cast<MetricsServer*>(w->data);
-  ev_io_start(loop, &self->accept_io_);
-}
+    : loop_(loop),
+      listen_(listen),
+      fd_(fd),
+      render_(std::move(render)),
+      acceptor_(loop, fd, [this](int client_fd) { Accepted(client_fd); }) {}
 
 MetricsServer::~MetricsServer() {
   while (!clients_.empty()) CloseClient(&clients_.front());
-  ev_io_stop(loop_, &accept_io_);
-  ev_timer_stop(loop_, &resume_timer_);
+  acceptor_.Stop();
   close(fd_);
 }
 
-void MetricsServer::OnAccept(struct ev_loop*, ev_io* w, int) {
-  auto* self = static_cast<MetricsServer*>(w->data);
-  for (int i = 0; i < 16; ++i) {
-    int fd = accept4(self->fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
-        // Out of descriptors or memory: the pending client stays queued, so
-        // a level-triggered watcher would spin. Back off for 100 ms.
-        ev_io_stop(self->loop_, &self->accept_io_);
-        ev_timer_set(&self->resume_timer_, 0.1, 0.);
-        ev_timer_start(self->loop_, &self->resume_timer_);
-      }
-      return;
-    }
-    if (self->clients_.size() >= kMaxClients) {
-      close(fd);
-      continue;
-    }
-    Client& c = self->clients_.emplace_back();
-    c.server = self;
-    c.fd = fd;
-    ev_io_init(&c.io, OnClient, fd, EV_READ);
-    c.io.data = &c;
-    ev_io_start(self->loop_, &c.io);
-    ev_timer_init(&c.timer, OnTimeout, 5.0, 0.);
-    c.timer.data = &c;
-    ev_timer_start(self->loop_, &c.timer);
+void MetricsServer::Accepted(int fd) {
+  if (clients_.size() >= kMaxClients) {
+    close(fd);
+    return;
   }
+  Client& c = clients_.emplace_back();
+  c.server = this;
+  c.fd = fd;
+  ev_io_init(&c.io, OnClient, fd, EV_READ);
+  c.io.data = &c;
+  ev_io_start(loop_, &c.io);
+  ev_timer_init(&c.timer, OnTimeout, 5.0, 0.);
+  c.timer.data = &c;
+  ev_timer_start(loop_, &c.timer);
 }
 
 void MetricsServer::OnTimeout(struct ev_loop*, ev_timer* w, int) {

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 
+#include "lbd/lb/accept_watcher.h"
 #include "lbd/lb/control_protocol.h"
 
 namespace lbd {
@@ -48,8 +49,7 @@ class ControlServer {
   };
 
   ControlServer(struct ev_loop* loop, std::string path, int fd, Handler handler);
-  static void OnAccept(struct ev_loop* loop, ev_io* w, int revents);
-  static void OnResume(struct ev_loop* loop, ev_timer* w, int revents);
+  void Accepted(int fd);
   static void OnClient(struct ev_loop* loop, ev_io* w, int revents);
   void HandleInput(Client& c);
   bool Flush(Client& c);  // false: the client is gone
@@ -59,8 +59,7 @@ class ControlServer {
   std::string path_;
   int fd_;
   Handler handler_;
-  ev_io accept_io_;
-  ev_timer resume_timer_;  // accepting paused after EMFILE & co.
+  AcceptWatcher acceptor_;
   std::list<Client> clients_;
 };
 

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "lbd/lb/accept_watcher.h"
 #include "lbsched/endpoint.h"
 #include "lbsched/status.h"
 
@@ -46,8 +47,7 @@ class MetricsServer {
   };
 
   MetricsServer(struct ev_loop* loop, Endpoint listen, int fd, Render render);
-  static void OnAccept(struct ev_loop* loop, ev_io* w, int revents);
-  static void OnResume(struct ev_loop* loop, ev_timer* w, int revents);
+  void Accepted(int fd);
   static void OnClient(struct ev_loop* loop, ev_io* w, int revents);
   static void OnTimeout(struct ev_loop* loop, ev_timer* w, int revents);
   void Respond(Client& c);
@@ -57,8 +57,7 @@ class MetricsServer {
   Endpoint listen_;
   int fd_;
   Render render_;
-  ev_io accept_io_;
-  ev_timer resume_timer_;  // accepting paused after EMFILE & co.
+  AcceptWatcher acceptor_;
   std::list<Client> clients_;
 };
 
