@@ -44,8 +44,11 @@ void Connection::Start(Worker* worker, int client_fd, Endpoint client, const Ser
   timer_.data = this;
   SetNoDelay(client_fd_);
 
-  std::shared_ptr<RealServer> rs = runtime_->persistence.Lookup(client.ip, SteadyNow());
-  if (!rs) rs = runtime_->service->Pick(flow_);
+  std::shared_ptr<RealServer> rs;
+  if (!entry.sorry_only) {
+    rs = runtime_->persistence.Lookup(client.ip, SteadyNow());
+    if (!rs) rs = runtime_->service->Pick(flow_);
+  }
   if (!rs) {
     if (entry.sorry_server) {
       sorry_ = true;

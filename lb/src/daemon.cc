@@ -48,6 +48,20 @@ bool HasServerUp(const Service& service) {
   return false;
 }
 
+// Sum of the configured weights of the servers that are up, in the table.
+int64_t UpWeight(const Service& service) {
+  int64_t sum = 0;
+  for (const auto& rs : service.Servers()) {
+    if (rs->up()) sum += rs->configured_weight();
+  }
+  return sum;
+}
+
+// The check that applies to `rs` keeps failed servers in the table.
+bool InhibitOnFailure(const VirtualServiceConfig& vs, const RealServerConfig& rs) {
+  return rs.healthcheck ? rs.healthcheck->inhibit_on_failure : vs.healthcheck.inhibit_on_failure;
+}
+
 // Field by field, source positions ignored.
 bool SameVrrpInstance(const VrrpInstanceConfig& a, const VrrpInstanceConfig& b) {
   auto tracks_equal = [](const VrrpInstanceConfig::Track& x, const VrrpInstanceConfig::Track& y) {
@@ -130,6 +144,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config) {
           self->OnHealthWeight(svc, rs, weight);
         });
     d->health_->Configure(d->config_);
+    d->UpdateQuorum();
   }
   for (auto& w : d->workers_) w->Start();
 
@@ -270,7 +285,30 @@ Status Daemon::Apply(const Config& next) {
                   vs.name.c_str(), ToString(rs->endpoint()).c_str());
         }
       }
+      // Held out by their check: gone from the file -> forgotten; still
+      // there -> not re-added here (their check does), a new weight kept.
+      for (auto it = held_out_.begin(); it != held_out_.end();) {
+        const ServerKey& key = it->first;
+        if (key.first != vs.name) {
+          ++it;
+          continue;
+        }
+        const RealServerConfig* now = FindServer(vs, key.second);
+        if (now != nullptr) {
+          const RealServerConfig* before = FindServer(old, key.second);
+          if (before == nullptr || before->weight != now->weight) it->second.weight = now->weight;
+          ++it;
+          continue;
+        }
+        st.server_stats.erase(key.second);
+        disabled_.erase(key);
+        health_down_.erase(key);
+        LBD_LOG(kInfo, "service %s: real server %s removed (was out of the table: down)",
+                vs.name.c_str(), ToString(key.second).c_str());
+        it = held_out_.erase(it);
+      }
       for (const auto& rs : vs.real_servers) {
+        if (held_out_.count({vs.name, rs.address})) continue;
         if (svc.Find(rs.address) == nullptr) {
           auto added = svc.AddServer(rs.address, ServerOptionsOf(rs));
           if (!added.ok()) {
@@ -313,6 +351,7 @@ Status Daemon::Apply(const Config& next) {
       LBD_LOG(kInfo, "service %s removed (its connections drain)", old.config.name.c_str());
       std::erase_if(disabled_, [&](const ServerKey& k) { return k.first == old.config.name; });
       std::erase_if(health_down_, [&](const ServerKey& k) { return k.first == old.config.name; });
+      std::erase_if(held_out_, [&](const auto& h) { return h.first.first == old.config.name; });
     }
   }
   if (generation_ == 0) {  // start: the packet-mode data planes
@@ -347,6 +386,7 @@ void Daemon::Publish() {
     e.connect_timeout = Seconds(s.config.connect_timeout);
     e.idle_timeout = Seconds(s.config.idle_timeout);
     e.sorry_server = s.config.sorry_server;
+    e.sorry_only = s.config.sorry_server && health_ && !health_->HasQuorum(s.config.name);
     e.server_stats = s.server_stats;
     table->services.push_back(std::move(e));
   }
@@ -414,6 +454,8 @@ Status Daemon::Reload() {
   }
   ++reloads_;
   health_->Configure(config_);
+  UpdateAllUp();  // inhibit_on_failure may have changed
+  UpdateQuorum();
   LBD_LOG(kInfo, "reload done: %zu services", services_.size());
   return Status::Ok();
 }
@@ -422,8 +464,59 @@ void Daemon::UpdateUp(const std::string& service, Endpoint server) {
   ServiceState* st = FindService(service);
   if (st == nullptr) return;
   ServerKey key{service, server};
-  bool up = !disabled_.count(key) && !health_down_.count(key);
-  (void)st->runtime->service->SetUp(server, up);
+  const bool health_down = health_down_.count(key) > 0;
+  bool up = !disabled_.count(key) && !health_down;
+  Service& svc = *st->runtime->service;
+  const RealServerConfig* rs = FindServer(st->config, server);
+  const bool out = rs != nullptr && health_down && !InhibitOnFailure(st->config, *rs);
+  auto held = held_out_.find(key);
+  if (out && held == held_out_.end()) {
+    if (auto in = svc.Find(server); in != nullptr && svc.RemoveServer(server).ok()) {
+      held_out_.emplace(key, HeldOut{in, in->configured_weight()});
+      LBD_LOG(kWarning,
+              "service %s: real server %s out of the table (inhibit_on_failure: false); its "
+              "connections continue",
+              service.c_str(), ToString(server).c_str());
+    }
+  } else if (!out && held != held_out_.end() && rs != nullptr) {
+    RealServerOptions options = ServerOptionsOf(*rs);
+    options.weight = held->second.weight;
+    auto added = svc.AddServer(server, options);
+    held_out_.erase(held);
+    if (!added.ok()) {
+      LBD_LOG(kError, "service %s: %s", service.c_str(), added.status().message().c_str());
+    } else {
+      LBD_LOG(kInfo, "service %s: real server %s back in the table, weight %d", service.c_str(),
+              ToString(server).c_str(), options.weight);
+    }
+  }
+  if (!out) (void)svc.SetUp(server, up);
+}
+
+void Daemon::UpdateAllUp() {
+  for (const auto& st : services_) {
+    for (const auto& rs : st.config.real_servers) UpdateUp(st.config.name, rs.address);
+  }
+}
+
+void Daemon::UpdateQuorum() {
+  if (!health_ || shutting_down_) return;
+  bool publish = false;
+  for (const auto& st : services_) {
+    const int64_t sum = UpWeight(*st.runtime->service);
+    const auto change = health_->UpdateQuorum(st.config.name, sum);
+    // The monitor logged the change and started the command.
+    if (change == HealthMonitor::QuorumChange::kNone || !st.config.sorry_server) continue;
+    if (change == HealthMonitor::QuorumChange::kLost) {
+      LBD_LOG(kWarning, "service %s: new connections go to the sorry server %s (quorum lost)",
+              st.config.name.c_str(), ToString(*st.config.sorry_server).c_str());
+    } else {
+      LBD_LOG(kInfo, "service %s: new connections go to the real servers again (quorum regained)",
+              st.config.name.c_str());
+    }
+    publish = true;
+  }
+  if (publish) Publish();
 }
 
 void Daemon::OnHealth(const std::string& service, Endpoint server, bool up) {
@@ -437,17 +530,23 @@ void Daemon::OnHealth(const std::string& service, Endpoint server, bool up) {
   Log(up ? LogLevel::kInfo : LogLevel::kWarning, "service %s: real server %s is %s",
       service.c_str(), ToString(server).c_str(), up ? "up" : "down");
   UpdateUp(service, server);
+  UpdateQuorum();
   FeedVrrp();
 }
 
 void Daemon::OnHealthWeight(const std::string& service, Endpoint server, int weight) {
   ServiceState* st = FindService(service);
   if (st == nullptr || weight < 0 || weight > kMaxWeight) return;
+  if (auto held = held_out_.find({service, server}); held != held_out_.end()) {
+    held->second.weight = weight;  // applies when it is back in the table
+    return;
+  }
   auto rs = st->runtime->service->Find(server);
   if (!rs || rs->configured_weight() == weight) return;
   (void)st->runtime->service->SetWeight(server, weight);
   LBD_LOG(kInfo, "service %s: real server %s weight %d (health check)", service.c_str(),
           ToString(server).c_str(), weight);
+  UpdateQuorum();
   FeedVrrp();
 }
 
@@ -483,20 +582,33 @@ std::string Daemon::HandleControlLine(std::string_view line) {
   ServiceState* st = FindService(c.service);
   if (st == nullptr) return EncodeReply(Status::Error("no service '" + c.service + "'"), "");
   Service& svc = *st->runtime->service;
-  if (svc.Find(c.server) == nullptr) {
+  ServerKey key{c.service, c.server};
+  auto held = held_out_.find(key);  // out of the table while down: commands still apply
+  if (svc.Find(c.server) == nullptr && held == held_out_.end()) {
     return EncodeReply(
         Status::Error("service " + c.service + " has no real server " + ToString(c.server)), "");
   }
-  ServerKey key{c.service, c.server};
   Status s;
   switch (c.kind) {
     case Command::Kind::kWeight:
-      s = svc.SetWeight(c.server, c.weight);
+      if (held != held_out_.end()) {
+        if (c.weight < 0 || c.weight > kMaxWeight) {
+          s = Status::Error("weight " + std::to_string(c.weight) + " out of range 0..65535");
+        } else {
+          held->second.weight = c.weight;
+        }
+      } else {
+        s = svc.SetWeight(c.server, c.weight);
+      }
       LBD_LOG(kInfo, "lbctl: service %s: real server %s weight %d", c.service.c_str(),
               ToString(c.server).c_str(), c.weight);
       break;
     case Command::Kind::kDrain:
-      s = svc.SetWeight(c.server, 0);
+      if (held != held_out_.end()) {
+        held->second.weight = 0;
+      } else {
+        s = svc.SetWeight(c.server, 0);
+      }
       LBD_LOG(kInfo, "lbctl: service %s: real server %s drained (weight 0)", c.service.c_str(),
               ToString(c.server).c_str());
       break;
@@ -516,6 +628,7 @@ std::string Daemon::HandleControlLine(std::string_view line) {
     default:
       break;
   }
+  UpdateQuorum();
   FeedVrrp();
   return EncodeReply(s, "");
 }
@@ -536,21 +649,38 @@ StatusReport Daemon::Report() const {
     if (auto it = service_samples_.find(s.name); it != service_samples_.end()) {
       s.rates = RateOf(it->second);
     }
-    for (const auto& rs : st.runtime->service->Servers()) {
+    auto add_server = [&](const RealServer& rs, const HeldOut* held) {
       ServerReport sr;
-      sr.address = rs->endpoint();
-      sr.weight = rs->configured_weight();
-      sr.active = rs->active();
-      sr.inactive = rs->inactive();
-      sr.up = rs->up();
+      sr.address = rs.endpoint();
+      sr.weight = held ? held->weight : rs.configured_weight();
+      sr.active = rs.active();
+      sr.inactive = rs.inactive();
+      sr.up = !held && rs.up();
+      sr.in_table = !held;
       sr.disabled = disabled_.count({s.name, sr.address}) > 0;
       if (auto it = st.server_stats.find(sr.address); it != st.server_stats.end()) {
         sr.connections = it->second->connections.load();
         sr.bytes_in = it->second->bytes_in.load();
         sr.bytes_out = it->second->bytes_out.load();
       }
-      s.servers.push_back(sr);
+      if (health_) sr.check = health_->CheckReport(s.name, sr.address);
+      s.servers.push_back(std::move(sr));
+    };
+    for (const auto& rs : st.runtime->service->Servers()) add_server(*rs, nullptr);
+    for (const auto& [key, held] : held_out_) {
+      if (key.first == s.name) add_server(*held.server, &held);
     }
+    QuorumReport& q = s.quorum;
+    q.up = !health_ || health_->HasQuorum(s.name);
+    q.up_weight = UpWeight(*st.runtime->service);
+    q.quorum = EffectiveQuorum(st.config);
+    q.hysteresis = st.config.hysteresis;
+    q.sorry_server = st.config.sorry_server.has_value();
+    q.sorry_in_use = q.sorry_server && !q.up;
+    q.shown = st.config.quorum > 0 || st.config.hysteresis > 0 || !st.config.on_quorum_up.empty() ||
+              !st.config.on_quorum_down.empty() ||
+              std::any_of(s.servers.begin(), s.servers.end(),
+                          [](const ServerReport& sr) { return sr.check.has_value(); });
     r.connections += s.connections;
     r.bytes_in += s.bytes_in;
     r.bytes_out += s.bytes_out;
@@ -619,7 +749,8 @@ void Daemon::OnTick() {
   }
   total_samples_.push_back(total);
   while (total_samples_.size() > kRateSamples) total_samples_.pop_front();
-  FeedVrrp();  // catches any change not hooked above
+  UpdateQuorum();  // catches any change not hooked above
+  FeedVrrp();
 }
 
 void Daemon::BeginShutdown(int signum) {

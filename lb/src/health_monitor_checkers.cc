@@ -1,9 +1,15 @@
 // The health monitor backed by lbd_healthcheck: one HealthChecker per real
-// server whose service (or the server itself) configures a check.
+// server whose service (or the server itself) configures a check, one
+// QuorumState per service, one CommandRunner for the notify commands.
+#include <ev.h>
+
+#include <algorithm>
 #include <map>
 #include <utility>
 
 #include "lbd/healthcheck/checker.h"
+#include "lbd/healthcheck/command_runner.h"
+#include "lbd/healthcheck/quorum.h"
 #include "lbd/lb/health_monitor.h"
 #include "lbd/lb/log.h"
 
@@ -29,9 +35,13 @@ bool SameCheck(const HealthCheckConfig& a, const HealthCheckConfig& b) {
 class CheckerHealthMonitor : public HealthMonitor {
  public:
   CheckerHealthMonitor(struct ev_loop* loop, Report report, WeightReport weight_report)
-      : loop_(loop), report_(std::move(report)), weight_report_(std::move(weight_report)) {}
+      : loop_(loop),
+        report_(std::move(report)),
+        weight_report_(std::move(weight_report)),
+        commands_(CommandRunner::Create(loop)) {}
 
   void Configure(const Config& config) override {
+    ConfigureQuorums(config);
     std::map<Key, Entry> next;
     for (const auto& vs : config.virtual_services) {
       for (const auto& rs : vs.real_servers) {
@@ -47,16 +57,29 @@ class CheckerHealthMonitor : public HealthMonitor {
         HealthChecker::Callbacks callbacks;
         std::string service = vs.name;
         Endpoint server = rs.address;
-        callbacks.on_state_change = [this, service, server](bool up, const CheckResult& last) {
+        // Owned by the entry with the checker, which is destroyed first.
+        auto stats = std::make_unique<HealthCheckReport>();
+        stats->type = ToString(cfg.type);
+        stats->last_change = ev_time();
+        HealthCheckReport* st = stats.get();
+        callbacks.on_state_change = [this, service, server, st](bool up, const CheckResult& last) {
+          st->up = up;
+          ++st->transitions;
+          st->last_change = ev_time();
           LBD_LOG(kInfo, "health check %s %s: %s (%s)", service.c_str(), ToString(server).c_str(),
                   up ? "up" : "down", last.message.c_str());
           report_(service, server, up);
         };
-        if (cfg.dynamic_weight && weight_report_) {
-          callbacks.on_result = [this, service, server](const CheckResult& r) {
-            if (r.weight) weight_report_(service, server, *r.weight);
-          };
-        }
+        const bool dynamic = cfg.dynamic_weight && weight_report_;
+        callbacks.on_result = [this, service, server, st, dynamic](const CheckResult& r) {
+          ++st->checks;
+          if (!r.success) ++st->failures;
+          st->has_result = true;
+          st->success = r.success;
+          st->latency_seconds = static_cast<double>(r.latency.count()) / 1e9;
+          st->message = r.message;
+          if (dynamic && r.weight) weight_report_(service, server, *r.weight);
+        };
         auto checker = HealthChecker::Create(loop_, cfg, rs.address, std::move(callbacks));
         if (!checker.ok()) {
           LBD_LOG(kError, "service %s: real server %s: health check not started: %s",
@@ -64,9 +87,10 @@ class CheckerHealthMonitor : public HealthMonitor {
                   checker.status().message().c_str());
           continue;
         }
+        stats->up = (*checker)->up();
         // A replaced check starts from its own initial state.
         report_(vs.name, rs.address, (*checker)->up());
-        next.emplace(key, Entry{cfg, std::move(checker).value()});
+        next.emplace(key, Entry{cfg, std::move(stats), std::move(checker).value()});
       }
     }
     // Checks that are gone: their servers are no longer held down by them.
@@ -74,17 +98,87 @@ class CheckerHealthMonitor : public HealthMonitor {
     checks_ = std::move(next);
   }
 
+  std::optional<HealthCheckReport> CheckReport(const std::string& service,
+                                               Endpoint server) const override {
+    auto it = checks_.find(Key{service, server});
+    if (it == checks_.end()) return std::nullopt;
+    HealthCheckReport r = *it->second.stats;
+    r.since_seconds = std::max(0.0, ev_time() - r.last_change);
+    return r;
+  }
+
+  QuorumChange UpdateQuorum(const std::string& service, int64_t up_weight) override {
+    auto it = quorums_.find(service);
+    if (it == quorums_.end()) return QuorumChange::kNone;
+    Quorum& q = it->second;
+    const QuorumState::Change change = q.state.Update(up_weight);
+    if (change == QuorumState::Change::kNone) return QuorumChange::kNone;
+    const bool lost = change == QuorumState::Change::kLost;
+    Log(lost ? LogLevel::kWarning : LogLevel::kInfo,
+        "service %s: quorum %s (up weight %lld, quorum %lld, hysteresis %lld)", service.c_str(),
+        lost ? "lost" : "regained", static_cast<long long>(up_weight),
+        static_cast<long long>(q.state.quorum()), static_cast<long long>(q.state.hysteresis()));
+    const std::string& command = lost ? q.on_down : q.on_up;
+    if (!command.empty()) {
+      Status s = commands_->Run(command, {{"LBD_SERVICE", service},
+                                          {"LBD_QUORUM", std::to_string(q.state.quorum())},
+                                          {"LBD_HYSTERESIS", std::to_string(q.state.hysteresis())},
+                                          {"LBD_UP_WEIGHT", std::to_string(up_weight)}});
+      if (!s.ok()) {
+        LBD_LOG(kError, "service %s: %s command not started: %s", service.c_str(),
+                lost ? "on_quorum_down" : "on_quorum_up", s.message().c_str());
+      } else {
+        LBD_LOG(kInfo, "service %s: %s started: %s", service.c_str(),
+                lost ? "on_quorum_down" : "on_quorum_up", command.c_str());
+      }
+    }
+    return lost ? QuorumChange::kLost : QuorumChange::kRegained;
+  }
+
+  bool HasQuorum(const std::string& service) const override {
+    auto it = quorums_.find(service);
+    return it == quorums_.end() || it->second.state.has_quorum();
+  }
+
  private:
   using Key = std::pair<std::string, Endpoint>;
   struct Entry {
     HealthCheckConfig config;
+    std::unique_ptr<HealthCheckReport> stats;  // the checker's callbacks write here
     std::unique_ptr<HealthChecker> checker;
   };
+  struct Quorum {
+    QuorumState state;
+    std::string on_up, on_down;
+  };
+
+  // One QuorumState per service; changed settings keep the current state
+  // (the daemon feeds the sum right after Configure).
+  void ConfigureQuorums(const Config& config) {
+    std::map<std::string, Quorum> next;
+    for (const auto& vs : config.virtual_services) {
+      const int64_t quorum = EffectiveQuorum(vs);
+      bool up = true;
+      if (auto old = quorums_.find(vs.name); old != quorums_.end()) {
+        up = old->second.state.has_quorum();
+        if (old->second.state.quorum() != quorum ||
+            old->second.state.hysteresis() != vs.hysteresis) {
+          LBD_LOG(kInfo, "service %s: quorum %lld hysteresis %d", vs.name.c_str(),
+                  static_cast<long long>(quorum), vs.hysteresis);
+        }
+      }
+      next.emplace(vs.name, Quorum{QuorumState(quorum, vs.hysteresis, up), vs.on_quorum_up,
+                                   vs.on_quorum_down});
+    }
+    quorums_ = std::move(next);
+  }
 
   struct ev_loop* loop_;
   Report report_;
   WeightReport weight_report_;
+  std::unique_ptr<CommandRunner> commands_;
   std::map<Key, Entry> checks_;
+  std::map<std::string, Quorum> quorums_;
 };
 
 }  // namespace

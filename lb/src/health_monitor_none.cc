@@ -1,4 +1,5 @@
-// The health monitor when lbd is built without lbd_healthcheck.
+// The health monitor when lbd is built without lbd_healthcheck: no checks,
+// no quorum (every service keeps it), no notify commands.
 #include "lbd/lb/health_monitor.h"
 
 namespace lbd {
@@ -7,6 +8,11 @@ namespace {
 class NoHealthMonitor : public HealthMonitor {
  public:
   void Configure(const Config&) override {}
+  std::optional<HealthCheckReport> CheckReport(const std::string&, Endpoint) const override {
+    return std::nullopt;
+  }
+  QuorumChange UpdateQuorum(const std::string&, int64_t) override { return QuorumChange::kNone; }
+  bool HasQuorum(const std::string&) const override { return true; }
 };
 
 }  // namespace

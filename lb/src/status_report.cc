@@ -48,6 +48,123 @@ std::string VrrpLabel(const VrrpReport& v) {
          std::to_string(v.vrid) + "\"";
 }
 
+// After the ipvsadm table: per service with checks or quorum settings
+//   QUORUM web up weight 4 quorum 1 hysteresis 0 sorry none|idle|in-use
+// and per server with a check
+//   HEALTH web 127.0.0.1:9001 tcp up last ok latency 0.214ms checks 12 failures 0
+//     transitions 0 since 5.3s table in msg connect ok          (one line)
+void AppendHealthText(std::string& out, const ServiceReport& s) {
+  const QuorumReport& q = s.quorum;
+  if (q.shown) {
+    Appendf(out,
+            "QUORUM %s %s weight %" PRId64 " quorum %" PRId64 " hysteresis %" PRId64 " sorry %s\n",
+            s.name.c_str(), q.up ? "up" : "lost", q.up_weight, q.quorum, q.hysteresis,
+            !q.sorry_server  ? "none"
+            : q.sorry_in_use ? "in-use"
+                             : "idle");
+  }
+  for (const auto& rs : s.servers) {
+    if (!rs.check) continue;
+    const HealthCheckReport& c = *rs.check;
+    Appendf(out,
+            "HEALTH %s %s %s %s last %s latency %.3fms checks %" PRIu64 " failures %" PRIu64
+            " transitions %" PRIu64 " since %.1fs table %s msg %s\n",
+            s.name.c_str(), ToString(rs.address).c_str(), c.type.c_str(), c.up ? "up" : "down",
+            !c.has_result ? "none"
+            : c.success   ? "ok"
+                          : "fail",
+            c.latency_seconds * 1000.0, c.checks, c.failures, c.transitions, c.since_seconds,
+            rs.in_table ? "in" : "out",
+            c.has_result && !c.message.empty() ? c.message.c_str() : "-");
+  }
+}
+
+// ,"in_table":...,"check":{...}|null — appended to a server's JSON object.
+void AppendHealthJson(std::string& out, const ServerReport& rs) {
+  Appendf(out, ",\"in_table\":%s,\"check\":", rs.in_table ? "true" : "false");
+  if (!rs.check) {
+    out += "null";
+    return;
+  }
+  const HealthCheckReport& c = *rs.check;
+  Appendf(out,
+          "{\"type\":%s,\"up\":%s,\"checks\":%" PRIu64 ",\"failures\":%" PRIu64
+          ",\"transitions\":%" PRIu64 ",\"last_change\":%.3f,\"since\":%.3f,\"last\":",
+          JsonString(c.type).c_str(), c.up ? "true" : "false", c.checks, c.failures, c.transitions,
+          c.last_change, c.since_seconds);
+  if (c.has_result) {
+    Appendf(out, "{\"success\":%s,\"latency\":%.6f,\"message\":%s}}", c.success ? "true" : "false",
+            c.latency_seconds, JsonString(c.message).c_str());
+  } else {
+    out += "null}";
+  }
+}
+
+// Quorum per service, table membership per server, and the check series of
+// the servers that have one. `family` prints a family's HELP and TYPE.
+template <typename Family>
+void AppendHealthPrometheus(std::string& out, const StatusReport& r, const Family& family) {
+  struct ServiceGauge {
+    const char* name;
+    const char* help;
+    double (*value)(const QuorumReport&);
+  };
+  static const ServiceGauge kQuorumFamilies[] = {
+      {"lbd_service_quorum", "Quorum held (1) or lost (0).",
+       [](const QuorumReport& q) { return q.up ? 1.0 : 0.0; }},
+      {"lbd_service_quorum_up_weight", "Sum of the weights of the servers up, in the table.",
+       [](const QuorumReport& q) { return double(q.up_weight); }},
+      {"lbd_service_sorry_in_use", "Quorum lost: new connections go to the sorry server.",
+       [](const QuorumReport& q) { return q.sorry_in_use ? 1.0 : 0.0; }},
+  };
+  for (const ServiceGauge& g : kQuorumFamilies) {
+    family(g.name, "gauge", g.help);
+    for (const auto& s : r.services) {
+      Appendf(out, "%s{%s} %.17g\n", g.name, Label(s.name, nullptr).c_str(), g.value(s.quorum));
+    }
+  }
+  family("lbd_real_server_in_table", "gauge",
+         "0 while a failed check holds it out (inhibit_on_failure: false).");
+  for (const auto& s : r.services) {
+    for (const auto& rs : s.servers) {
+      Appendf(out, "lbd_real_server_in_table{%s} %d\n", Label(s.name, &rs).c_str(),
+              rs.in_table ? 1 : 0);
+    }
+  }
+  struct CheckFamily {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const HealthCheckReport&);
+  };
+  static const CheckFamily kCheckFamilies[] = {
+      {"lbd_healthcheck_up", "gauge", "The check's state (1 up, 0 down).",
+       [](const HealthCheckReport& c) { return c.up ? 1.0 : 0.0; }},
+      {"lbd_healthcheck_checks_total", "counter", "Checks finished.",
+       [](const HealthCheckReport& c) { return double(c.checks); }},
+      {"lbd_healthcheck_failures_total", "counter", "Checks failed.",
+       [](const HealthCheckReport& c) { return double(c.failures); }},
+      {"lbd_healthcheck_transitions_total", "counter", "Up/down transitions.",
+       [](const HealthCheckReport& c) { return double(c.transitions); }},
+      {"lbd_healthcheck_last_success", "gauge", "The last check passed (1) or failed (0).",
+       [](const HealthCheckReport& c) { return c.has_result && c.success ? 1.0 : 0.0; }},
+      {"lbd_healthcheck_latency_seconds", "gauge", "Duration of the last check.",
+       [](const HealthCheckReport& c) { return c.latency_seconds; }},
+      {"lbd_healthcheck_last_change_timestamp_seconds", "gauge",
+       "Unix time of the last transition (or of the check's start).",
+       [](const HealthCheckReport& c) { return c.last_change; }},
+  };
+  for (const CheckFamily& f : kCheckFamilies) {
+    family(f.name, f.type, f.help);
+    for (const auto& s : r.services) {
+      for (const auto& rs : s.servers) {
+        if (!rs.check) continue;
+        Appendf(out, "%s{%s} %.17g\n", f.name, Label(s.name, &rs).c_str(), f.value(*rs.check));
+      }
+    }
+  }
+}
+
 // Prometheus value of a state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT.
 int StateNumber(const std::string& state) {
   if (state == "BACKUP") return 1;
@@ -109,6 +226,7 @@ std::string FormatStatusText(const StatusReport& r) {
               ForwardName(s.forwarding), rs.weight, rs.active, rs.inactive, rs.up ? "up" : "down");
     }
   }
+  for (const auto& s : r.services) AppendHealthText(out, s);
   for (const auto& p : r.packet) {
     Appendf(out,
             "PACKET %s %s flows %" PRIu64 " packets in %" PRIu64 " forwarded %" PRIu64
@@ -144,12 +262,20 @@ std::string FormatStatusJson(const StatusReport& r) {
       Appendf(out,
               "{\"address\":%s,\"weight\":%d,\"active\":%d,\"inactive\":%d,\"up\":%s,"
               "\"disabled\":%s,\"connections\":%" PRIu64 ",\"bytes_in\":%" PRIu64
-              ",\"bytes_out\":%" PRIu64 "}",
+              ",\"bytes_out\":%" PRIu64,
               JsonString(ToString(rs.address)).c_str(), rs.weight, rs.active, rs.inactive,
               rs.up ? "true" : "false", rs.disabled ? "true" : "false", rs.connections, rs.bytes_in,
               rs.bytes_out);
+      AppendHealthJson(out, rs);
+      out += '}';
     }
-    out += "]}";
+    const QuorumReport& q = s.quorum;
+    Appendf(out,
+            "],\"quorum\":{\"up\":%s,\"up_weight\":%" PRId64 ",\"quorum\":%" PRId64
+            ",\"hysteresis\":%" PRId64 ",\"sorry_server\":%s,\"sorry_in_use\":%s}",
+            q.up ? "true" : "false", q.up_weight, q.quorum, q.hysteresis,
+            q.sorry_server ? "true" : "false", q.sorry_in_use ? "true" : "false");
+    out += "}";
   }
   out += "],\"packet\":[";
   for (size_t i = 0; i < r.packet.size(); ++i) {
@@ -303,6 +429,7 @@ std::string FormatPrometheus(const StatusReport& r) {
       }
     }
   }
+  AppendHealthPrometheus(out, r, family);
   const ProcessReport& p = r.process;
   struct Counter {
     const char* name;

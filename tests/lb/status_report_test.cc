@@ -198,5 +198,103 @@ TEST(MetricsHttp, RoutesAndRefusals) {
   EXPECT_EQ(MetricsHttpResponse("garbage\r\n\r\n", "").rfind("HTTP/1.1 400", 0), 0u);
 }
 
+StatusReport SampleWithHealth() {
+  StatusReport r = Sample();
+  ServiceReport& s = r.services[0];
+  s.quorum = {.up = false,
+              .up_weight = 3,
+              .quorum = 5,
+              .hysteresis = 1,
+              .sorry_server = true,
+              .sorry_in_use = true,
+              .shown = true};
+  HealthCheckReport c;
+  c.type = "http";
+  c.up = true;
+  c.checks = 12;
+  c.failures = 2;
+  c.transitions = 1;
+  c.last_change = 1700000000.5;
+  c.since_seconds = 4.25;
+  c.has_result = true;
+  c.success = true;
+  c.latency_seconds = 0.000214;
+  c.message = "status 200";
+  s.servers[0].check = c;
+  HealthCheckReport d;
+  d.type = "tcp";
+  d.up = false;
+  s.servers[1].check = d;
+  s.servers[1].in_table = false;
+  return r;
+}
+
+TEST(StatusText, QuorumAndHealthLinesFollowTheUnchangedTable) {
+  StatusReport plain_report = SampleWithHealth();
+  for (auto& s : plain_report.services) {
+    s.quorum.shown = false;
+    for (auto& rs : s.servers) rs.check.reset();
+  }
+  const std::string plain = FormatStatusText(plain_report);
+  EXPECT_EQ(plain, FormatStatusText(Sample()));  // in_table does not show in the table
+  const std::string text = FormatStatusText(SampleWithHealth());
+  ASSERT_EQ(text.rfind(plain, 0), 0u) << text;
+  // The service without checks or quorum settings has no line.
+  EXPECT_EQ(text.substr(plain.size()),
+            "QUORUM shop lost weight 3 quorum 5 hysteresis 1 sorry in-use\n"
+            "HEALTH shop 127.0.0.1:9001 http up last ok latency 0.214ms checks 12 failures 2 "
+            "transitions 1 since 4.2s table in msg status 200\n"
+            "HEALTH shop 127.0.0.1:9002 tcp down last none latency 0.000ms checks 0 failures 0 "
+            "transitions 0 since 0.0s table out msg -\n");
+}
+
+TEST(StatusJson, CheckInTableAndQuorum) {
+  auto j = lbtest::JsonParser::Parse(FormatStatusJson(SampleWithHealth()));
+  ASSERT_TRUE(j.has_value());
+  const auto& shop = (*j)["services"].array().at(0);
+  EXPECT_FALSE(shop["quorum"]["up"].boolean());
+  EXPECT_EQ(shop["quorum"]["up_weight"].number(), 3);
+  EXPECT_EQ(shop["quorum"]["quorum"].number(), 5);
+  EXPECT_EQ(shop["quorum"]["hysteresis"].number(), 1);
+  EXPECT_TRUE(shop["quorum"]["sorry_in_use"].boolean());
+  const auto& a = shop["servers"].array().at(0);
+  EXPECT_TRUE(a["in_table"].boolean());
+  EXPECT_EQ(a["check"]["type"].str(), "http");
+  EXPECT_EQ(a["check"]["checks"].number(), 12);
+  EXPECT_EQ(a["check"]["failures"].number(), 2);
+  EXPECT_EQ(a["check"]["since"].number(), 4.25);
+  EXPECT_TRUE(a["check"]["last"]["success"].boolean());
+  EXPECT_EQ(a["check"]["last"]["latency"].number(), 0.000214);
+  EXPECT_EQ(a["check"]["last"]["message"].str(), "status 200");
+  const auto& b = shop["servers"].array().at(1);
+  EXPECT_FALSE(b["in_table"].boolean());
+  EXPECT_TRUE(std::holds_alternative<std::nullptr_t>(b["check"]["last"].v));
+  const auto& api = (*j)["services"].array().at(1);
+  EXPECT_TRUE(api["quorum"]["up"].boolean());
+  auto stats = lbtest::JsonParser::Parse(FormatStatsJson(SampleWithHealth()));
+  ASSERT_TRUE(stats.has_value());
+}
+
+TEST(Prometheus, QuorumAndCheckSeries) {
+  const std::string text = FormatPrometheus(SampleWithHealth());
+  const std::string a = "{service=\"shop\",server=\"127.0.0.1:9001\"}";
+  const std::string b = "{service=\"shop\",server=\"127.0.0.1:9002\"}";
+  EXPECT_NE(text.find("lbd_service_quorum{service=\"shop\"} 0\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_service_quorum{service=\"api \\\"v2\\\"\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_service_quorum_up_weight{service=\"shop\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_service_sorry_in_use{service=\"shop\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_real_server_in_table" + b + " 0\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE lbd_healthcheck_checks_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_healthcheck_checks_total" + a + " 12\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_healthcheck_failures_total" + a + " 2\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_healthcheck_latency_seconds" + a + " 0.000214"), std::string::npos);
+  EXPECT_NE(text.find("lbd_healthcheck_last_success" + a + " 1\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_healthcheck_up" + b + " 0\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_healthcheck_last_change_timestamp_seconds" + a + " 1700000000.5\n"),
+            std::string::npos);
+  // No check series for servers without a check.
+  EXPECT_EQ(FormatPrometheus(Sample()).find("lbd_healthcheck_up{"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace lbd

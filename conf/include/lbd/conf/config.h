@@ -77,7 +77,9 @@ struct VirtualServiceConfig {
   Duration idle_timeout{300000};               // timeouts.idle. Default: 300s.
   std::optional<Endpoint> sorry_server;
   HealthCheckConfig healthcheck;
-  // Quorum (keepalived): sum of weights of up servers needed; 0 = off.
+  // Quorum (keepalived): sum of the weights of up servers needed; 0 = not
+  // set, the daemon then uses keepalived's default 1 (lost when no server is
+  // up). Default: 0.
   int quorum = 0;
   int hysteresis = 0;
   std::string on_quorum_up;

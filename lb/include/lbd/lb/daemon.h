@@ -30,6 +30,16 @@
 // reloads and every tick. A reload keeps the instances when the `vrrp:`
 // section is unchanged and recreates them otherwise (a brief failover).
 //
+// Health (HealthMonitor): a server whose check fails gets weight 0
+// (Service::SetUp(false)), or with `inhibit_on_failure: false` is removed
+// from its Service and held aside (new connections never reach it,
+// established ones continue, lbctl weight/drain/enable/disable still apply
+// to it) until its check passes again, when it is re-added with its
+// counters. Quorum per service: after every health transition, dynamic
+// weight, lbctl command, reload and tick the daemon feeds the up-weight sum
+// to the monitor; while quorum is lost and the service has a sorry server,
+// the published table sends every new connection there (sorry_only).
+//
 // Thread-safety: every method runs on the control thread (the one that calls
 // Create and Run), except what workers reach through the published tables.
 #ifndef LBD_LB_DAEMON_H_
@@ -94,7 +104,13 @@ class Daemon {
   Status Apply(const Config& next);
   void Publish();
   ServiceState* FindService(std::string_view name);
+  // Puts `server` in or out of its Service and sets its up flag from the
+  // health, lbctl disable and inhibit_on_failure state.
   void UpdateUp(const std::string& service, Endpoint server);
+  // UpdateUp for every configured server (after a reload).
+  void UpdateAllUp();
+  // Feeds every service's up-weight sum to the quorum; publishes on a change.
+  void UpdateQuorum();
   void OnHealth(const std::string& service, Endpoint server, bool up);
   void OnHealthWeight(const std::string& service, Endpoint server, int weight);
   // Tells the VRRP instances which services have a server up (changes only).
@@ -115,6 +131,12 @@ class Daemon {
   uint64_t generation_ = 0;
   std::set<ServerKey> disabled_;     // lbctl disable
   std::set<ServerKey> health_down_;  // health checks
+  // Out of their Service while down (inhibit_on_failure: false).
+  struct HeldOut {
+    std::shared_ptr<RealServer> server;  // keeps the counters for the re-add
+    int weight;                          // configured weight to come back with
+  };
+  std::map<ServerKey, HeldOut> held_out_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<MetricsServer> metrics_;
   std::unique_ptr<HealthMonitor> health_;

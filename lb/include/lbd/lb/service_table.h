@@ -74,6 +74,10 @@ struct ServiceEntry {
   double connect_timeout = 2.0;  // seconds
   double idle_timeout = 300.0;   // seconds
   std::optional<Endpoint> sorry_server;
+  // Quorum lost with a sorry server configured: every new connection goes to
+  // the sorry server, even while some real servers are up (keepalived takes
+  // the real servers out and puts the sorry server in).
+  bool sorry_only = false;
   ServerStatsMap server_stats;
 
   // The stats object of `server`, or nullptr when the snapshot predates it.

@@ -10,6 +10,7 @@
 #define LBD_LB_STATUS_REPORT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,23 @@ struct Rates {
   double bytes_out = 0;
 };
 
+// The health check of one real server (HealthMonitor::CheckReport).
+struct HealthCheckReport {
+  std::string type;  // tcp http exec
+  bool up = true;    // the check's own state (lbctl disable not included)
+  uint64_t checks = 0;
+  uint64_t failures = 0;     // checks that failed
+  uint64_t transitions = 0;  // up <-> down
+  // Unix time of the last transition, or of the check's start without one.
+  double last_change = 0;
+  double since_seconds = 0;  // in the current state, when the report was taken
+  // The last check; meaningful when has_result.
+  bool has_result = false;
+  bool success = false;
+  double latency_seconds = 0;
+  std::string message;  // "status 200", "connect: Connection refused", "timeout after 1000 ms"
+};
+
 struct ServerReport {
   Endpoint address;
   int weight = 0;  // configured weight (0 after drain)
@@ -36,6 +54,22 @@ struct ServerReport {
   uint64_t connections = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
+  // false: held out of the scheduler by a failed check with
+  // inhibit_on_failure: false (listed with up = false).
+  bool in_table = true;
+  std::optional<HealthCheckReport> check;  // none: no check configured
+};
+
+// keepalived's quorum of one service (sum of the weights of live servers).
+struct QuorumReport {
+  bool up = true;         // has quorum
+  int64_t up_weight = 0;  // configured weights of the servers up and in the table
+  int64_t quorum = 1;     // effective: the configured quorum, 1 when not set
+  int64_t hysteresis = 0;
+  bool sorry_server = false;  // one is configured
+  bool sorry_in_use = false;  // quorum lost: every new connection goes to the sorry server
+  // quorum, hysteresis or on_quorum_* set, or a server has a check: the text shows the line.
+  bool shown = false;
 };
 
 struct ServiceReport {
@@ -49,6 +83,7 @@ struct ServiceReport {
   uint64_t bytes_out = 0;
   Rates rates;
   std::vector<ServerReport> servers;
+  QuorumReport quorum;
 };
 
 struct ProcessReport {
