@@ -452,14 +452,23 @@ TEST_F(HealthDaemonTest, HangingExecCheckIsKilledAtItsTimeoutAndLeavesNoChild) {
 }
 
 TEST_F(HealthDaemonTest, AllDownGoesToTheSorryServerAndOneBackLeavesIt) {
+  // No `quorum:` key: keepalived's default 1, so the commands run when the
+  // last server goes and when the first comes back.
   Backend b0("b0"), b1("b1"), sorry("sorry");
-  StartLbd(MakeConfig(dir_, vip_, FlagCheck() + "    sorry_server: " + sorry.address() + "\n",
+  const std::string marker = dir_.File("marker");
+  StartLbd(MakeConfig(dir_, vip_,
+                      FlagCheck() + "    sorry_server: " + sorry.address() +
+                          "\n    on_quorum_down: 'echo down $LBD_UP_WEIGHT >> " + marker +
+                          "'\n    on_quorum_up: 'echo up $LBD_UP_WEIGHT >> " + marker + "'\n",
                       {{b0.address()}, {b1.address()}}));
   EXPECT_NE(AskId(vip_), "sorry");
   SetDown(b0, true);
+  ASSERT_TRUE(WaitFor([&] { return TableState(Status(), b0.address()) == "down"; }));
+  EXPECT_EQ(AskId(vip_), "b1");
   SetDown(b1, true);
   ASSERT_TRUE(WaitFor([&] { return Status().find("QUORUM web lost") != std::string::npos; }))
       << Status();
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(marker) == "down 0\n"; })) << ReadFile(marker);
   EXPECT_NE(Status().find("QUORUM web lost weight 0 quorum 1 hysteresis 0 sorry in-use\n"),
             std::string::npos)
       << Status();
@@ -469,6 +478,7 @@ TEST_F(HealthDaemonTest, AllDownGoesToTheSorryServerAndOneBackLeavesIt) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(AskId(vip_), "b1");
   EXPECT_NE(Status().find("QUORUM web up weight 1 quorum 1 hysteresis 0 sorry idle\n"),
             std::string::npos);
+  EXPECT_TRUE(WaitFor([&] { return ReadFile(marker) == "down 0\nup 1\n"; })) << ReadFile(marker);
   EXPECT_NE(lbd_->Log().find("quorum lost"), std::string::npos);
   EXPECT_NE(lbd_->Log().find("quorum regained"), std::string::npos);
 }
