@@ -35,8 +35,9 @@ class ProcessBackend {
     sockaddr_in sa = Addr("127.0.0.1", port_);
     if (bind(listener.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return false;
     if (listen(listener.get(), 128) != 0) return false;
+    const std::string reply = name_ + "\n";  // no allocation after fork
     pid_ = fork();
-    if (pid_ == 0) Serve(listener.get());  // never returns
+    if (pid_ == 0) Serve(listener.get(), reply);  // never returns
     return pid_ > 0;
   }
   void Kill() {
@@ -50,8 +51,7 @@ class ProcessBackend {
 
  private:
   // The child: async-signal-safe calls only (the parent has threads).
-  [[noreturn]] void Serve(int listener) {
-    const std::string reply = name_ + "\n";
+  [[noreturn]] static void Serve(int listener, const std::string& reply) {
     for (;;) {
       int fd = accept(listener, nullptr, nullptr);
       if (fd < 0) continue;
