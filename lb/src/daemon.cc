@@ -477,6 +477,8 @@ std::string Daemon::HandleControlLine(std::string_view line) {
     }
     case Command::Kind::kReload:
       return EncodeReply(Reload(), "");
+    case Command::Kind::kFlows:
+      return FlowsReply(c);
     default:
       break;
   }
@@ -520,6 +522,27 @@ std::string Daemon::HandleControlLine(std::string_view line) {
   return EncodeReply(s, "");
 }
 
+std::string Daemon::FlowsReply(const Command& c) const {
+  std::vector<PacketReport> packet;
+  size_t left = c.max_flows;
+  bool found = c.service.empty();
+  for (const auto& st : services_) {
+    if (!c.service.empty() && st.config.name != c.service) continue;
+    found = true;
+    if (!st.packet) {
+      return EncodeReply(Status::Error("service " + st.config.name + " forwards " +
+                                       ToString(st.config.forwarding) +
+                                       ": flows are listed for nat, dr and tun services"),
+                         "");
+    }
+    packet.push_back(st.packet->Snapshot(left));
+    left -= std::min(left, packet.back().flow_list.size());
+  }
+  if (!found) return EncodeReply(Status::Error("no service '" + c.service + "'"), "");
+  return EncodeReply(Status::Ok(),
+                     c.json ? FormatFlowsJson(packet) : FormatFlowsText(packet, c.max_flows));
+}
+
 StatusReport Daemon::Report() const {
   StatusReport r;
   for (const auto& st : services_) {
@@ -558,7 +581,7 @@ StatusReport Daemon::Report() const {
   }
   r.rates = RateOf(total_samples_);
   for (const auto& st : services_) {
-    if (st.packet) r.packet.push_back(st.packet->Snapshot());
+    if (st.packet) r.packet.push_back(st.packet->Snapshot(0));
   }
   if (vrrp_) r.vrrp = vrrp_->Snapshot();
   ProcessReport& p = r.process;

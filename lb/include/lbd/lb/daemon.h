@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "lbd/conf/config.h"
+#include "lbd/lb/control_protocol.h"
 #include "lbd/lb/control_server.h"
 #include "lbd/lb/counters.h"
 #include "lbd/lb/health_monitor.h"
@@ -75,6 +76,8 @@ class Daemon {
   // One control-protocol line -> its encoded reply.
   std::string HandleControlLine(std::string_view line);
   StatusReport Report() const;
+  // `flows [SVC] [--max N] [--json]`: the encoded reply.
+  std::string FlowsReply(const Command& c) const;
 
  private:
   struct ServiceState {

@@ -24,7 +24,9 @@ namespace lbd {
 class PacketRunner {
  public:
   virtual ~PacketRunner() = default;
-  virtual PacketReport Snapshot() const = 0;
+  // Counters, per-server stats and, for `lbctl flows`, the first
+  // `max_flows_listed` flows (0: none).
+  virtual PacketReport Snapshot(size_t max_flows_listed) const = 0;
 };
 
 // `index` numbers the daemon's packet-mode services from 0: the tun device is
