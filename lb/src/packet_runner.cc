@@ -11,7 +11,11 @@ namespace {
 
 class LbdPacketRunner : public PacketRunner {
  public:
-  explicit LbdPacketRunner(std::unique_ptr<PacketService> service) : service_(std::move(service)) {}
+  LbdPacketRunner(std::unique_ptr<PacketService> service, int index)
+      : service_(std::move(service)), index_(index) {}
+
+  Status SyncServers() override { return service_->SyncServers(); }
+  int index() const override { return index_; }
 
   PacketReport Snapshot(size_t max_flows_listed) const override {
     PacketServiceSnapshot s = service_->Snapshot(max_flows_listed);
@@ -51,7 +55,8 @@ class LbdPacketRunner : public PacketRunner {
   }
 
  private:
-  std::unique_ptr<PacketService> service_;
+  const std::unique_ptr<PacketService> service_;
+  const int index_;
 };
 
 }  // namespace
@@ -67,7 +72,8 @@ Result<std::unique_ptr<PacketRunner>> NewPacketRunner(const VirtualServiceConfig
   std::shared_ptr<Service> service(runtime, runtime->service.get());
   auto ps = PacketService::Create(config, std::move(service), options);
   if (!ps.ok()) return ps.status();
-  return std::unique_ptr<PacketRunner>(std::make_unique<LbdPacketRunner>(std::move(ps).value()));
+  return std::unique_ptr<PacketRunner>(
+      std::make_unique<LbdPacketRunner>(std::move(ps).value(), index));
 }
 
 }  // namespace lbd

@@ -211,8 +211,11 @@ class PacketDaemon : public ::testing::Test {
   // bypassing the director, flows listed, a killed server taken out.
   void DirectReturn(const std::string& mode) {
     ASSERT_NO_FATAL_FAILURE(Up(mode, 3));
-    dir_.Write("lbd.yaml", Config(Servers({1, 2, 3})));
+    dir_.Write("lbd.yaml", Config(Servers({1, 2})));
     const pid_t lbd = StartLbd();
+    // rs3 joins by a reload (dr: its MAC, tun: its route, found live).
+    dir_.Write("lbd.yaml", Config(Servers({1, 2, 3})));
+    ASSERT_EQ(Ctl({"reload"}).exit_code, 0) << ReadFile(dir_.File("lbd.log"));
 
     std::vector<std::string> names;
     for (int i = 0; i < 6; ++i) names.push_back(Get());
@@ -270,6 +273,12 @@ class PacketDaemon : public ::testing::Test {
     std::set<std::string> seen;
     for (int i = 0; i < 6; ++i) seen.insert(Get());
     EXPECT_EQ(seen, (std::set<std::string>{"rs2", "rs3"}));
+
+    // rs2 leaves by a reload: no new flows to it.
+    dir_.Write("lbd.yaml", Config(Servers({1, 3})));
+    ASSERT_EQ(Ctl({"reload"}).exit_code, 0);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(Get(), "rs3") << i;
+    EXPECT_TRUE(PacketServer(StatusJson(), Server(2, 80))["address"].str().empty());
 
     StopLbdAndCheckCleanup(lbd);
   }
@@ -344,15 +353,105 @@ TEST_F(PacketDaemon, NatServiceIsForwardedShownAndRemovedAtExit) {
   EXPECT_NE(metrics.find("lbd_packet_drops_total{service=\"web\",reason=\"no_flow\"} 0\n"),
             std::string::npos);
 
-  // Another set of real servers is for a restart: the reload is refused.
-  dir_.Write("lbd.yaml", Config(Servers({1})));
-  RunResult reload = Ctl({"reload"});
-  EXPECT_EQ(reload.exit_code, 1);
-  EXPECT_NE((reload.out + reload.err).find("at restart only"), std::string::npos)
-      << reload.out << reload.err;
-  EXPECT_EQ(Get(), "rs1");
+  StopLbdAndCheckCleanup(lbd);
+}
+
+TEST_F(PacketDaemon, NatReloadsAddRemoveAndMoveDataPlanes) {
+  ASSERT_NO_FATAL_FAILURE(Up("nat", 3));
+  dir_.Write("lbd.yaml", Config(Servers({1, 2})));
+  const pid_t lbd = StartLbd();
+  std::set<std::string> seen;
+  for (int i = 0; i < 4; ++i) seen.insert(Get());
+  EXPECT_EQ(seen, (std::set<std::string>{"rs1", "rs2"}));
+
+  // A server added: its reply rules appear and it gets its share.
+  dir_.Write("lbd.yaml", Config(Servers({1, 2, 3})));
+  ASSERT_EQ(Ctl({"reload"}).exit_code, 0) << ReadFile(dir_.File("lbd.log"));
+  EXPECT_NE(Exec("d", "ip rule show").find("from 10.201.0.13 ipproto tcp sport 8080"),
+            std::string::npos)
+      << Exec("d", "ip rule show");
+  std::map<std::string, int> counts;
+  for (int i = 0; i < 6; ++i) counts[Get()]++;
+  EXPECT_EQ(counts["rs1"], 2);
+  EXPECT_EQ(counts["rs2"], 2);
+  EXPECT_EQ(counts["rs3"], 2);
+  EXPECT_EQ(PacketServer(StatusJson(), Server(3, 8080))["flows"].number(), 2);
+
+  // A server removed: no new flows to it; the others keep serving.
+  dir_.Write("lbd.yaml", Config(Servers({1, 3})));
+  ASSERT_EQ(Ctl({"reload"}).exit_code, 0);
+  seen.clear();
+  for (int i = 0; i < 4; ++i) seen.insert(Get());
+  EXPECT_EQ(seen, (std::set<std::string>{"rs1", "rs3"}));
+
+  // A second packet service added, then removed: its device and route come
+  // and go. (Its server is another port: one address:port in two nat
+  // services at once is not supported, and rs2:8080's rules stay while its
+  // flows linger.)
+  Spawn("r2",
+        {"python3", std::string(PACKET_TEST_DIR) + "/http_server.py", "--port", "8081", "--name",
+         "rs2b"},
+        "http2b.log");
+  ASSERT_TRUE(WaitFor(
+      [&] { return Trim(Exec("d", "curl -s --max-time 1 http://10.201.0.12:8081/")) == "rs2b"; },
+      10000ms));
+  const std::string web2 =
+      "  - name: web2\n    listen: 10.201.100.3:80\n    scheduler: rr\n    forwarding: nat\n"
+      "    real_servers:\n      - {address: 10.201.0.12:8081}\n";
+  dir_.Write("lbd.yaml", Config(Servers({1, 3})) + web2);
+  ASSERT_EQ(Ctl({"reload"}).exit_code, 0) << ReadFile(dir_.File("lbd.log"));
+  EXPECT_EQ(Trim(Exec("c", "curl -s --max-time 5 http://10.201.100.3/")), "rs2b");
+  EXPECT_NE(Ctl({"status"}).out.find("PACKET web2 lbd1 flows 1 "), std::string::npos)
+      << Ctl({"status"}).out;
+  dir_.Write("lbd.yaml", Config(Servers({1, 3})));
+  ASSERT_EQ(Ctl({"reload"}).exit_code, 0);
+  EXPECT_EQ(Exec("d", "ip route show 10.201.100.3"), "");
+  EXPECT_EQ(Exec("d", "ip -o link show lbd1"), "");
+
+  // The VIP moves: a new data plane (warning: flows reset), the old one gone.
+  std::string moved = Config(Servers({1, 3}));
+  moved.replace(moved.find(kVip), std::string(kVip).size(), "10.201.100.2");
+  dir_.Write("lbd.yaml", moved);
+  ASSERT_EQ(Ctl({"reload"}).exit_code, 0) << ReadFile(dir_.File("lbd.log"));
+  EXPECT_NE(ReadFile(dir_.File("lbd.log")).find("flows of lbd0 reset"), std::string::npos);
+  EXPECT_EQ(Exec("d", "ip route show " + std::string(kVip)), "");
+  seen.clear();
+  for (int i = 0; i < 4; ++i) {
+    seen.insert(Trim(Exec("c", "curl -s --max-time 5 http://10.201.100.2/")));
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"rs1", "rs3"}));
+
+  // A data plane that cannot be set up (dr toward a server behind a
+  // gateway) refuses the reload; the running one stays.
+  const std::string bad =
+      "  - name: web3\n    listen: 10.201.100.4:80\n    scheduler: rr\n    forwarding: dr\n"
+      "    real_servers:\n      - {address: 10.202.0.1:80}\n";
+  dir_.Write("lbd.yaml", moved + bad);
+  (void)Exec("d", "ip route add 10.202.0.0/24 via 10.201.0.11");
+  RunResult refused = Ctl({"reload"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("not on a directly connected network"), std::string::npos)
+      << refused.err;
+  EXPECT_EQ(Exec("d", "ip route show 10.201.100.4"), "");
+  EXPECT_EQ(Trim(Exec("c", "curl -s --max-time 5 http://10.201.100.2/")).substr(0, 2), "rs");
+
+  // Same VIP, other forwarding (and servers): the data plane is replaced in place.
+  std::string tun = moved;
+  tun.replace(tun.find("forwarding: nat"), 15, "forwarding: tun");
+  for (size_t p = tun.find(":8080}"); p != std::string::npos; p = tun.find(":8080}")) {
+    tun.replace(p, 6, ":80}");  // tun cannot change the port
+  }
+  dir_.Write("lbd.yaml", tun);
+  ASSERT_EQ(Ctl({"reload"}).exit_code, 0) << ReadFile(dir_.File("lbd.log"));
+  EXPECT_NE(ReadFile(dir_.File("lbd.log")).find("forwarding changed: data plane lbd1 recreated"),
+            std::string::npos)
+      << ReadFile(dir_.File("lbd.log"));
+  EXPECT_NE(Exec("d", "ip route show 10.201.100.2").find("dev lbd1"), std::string::npos);
+  EXPECT_NE(Ctl({"status"}).out.find(" Tunnel  1 "), std::string::npos) << Ctl({"status"}).out;
+  EXPECT_EQ(Exec("d", "ip rule show | grep 10.201.0"), "");  // nat's rules went with it
 
   StopLbdAndCheckCleanup(lbd);
+  EXPECT_EQ(Exec("d", "ip route show 10.201.100.2"), "");
 }
 
 TEST_F(PacketDaemon, DrServiceServesInOrderAndRepliesBypassTheDirector) { DirectReturn("dr"); }

@@ -36,19 +36,47 @@ constexpr uint64_t kMacKnown = 1ULL << 48;
 // csum_offset; 10 bytes.
 constexpr size_t kVnetHdrLen = 10;
 constexpr uint8_t kVnetNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+// Server slots a service can have over its life (servers added by reloads
+// take new slots; a removed server's slot stays for its flows).
+constexpr size_t kMaxServerSlots = 4096;
 
 struct ServerSlot {
   std::shared_ptr<RealServer> rs;
   Endpoint endpoint;
-  int oif = 0;                   // dr/tun: egress interface toward the server
-  int mtu = 1500;                // tun: its MTU
-  uint32_t src_ip = 0;           // tun: outer source address
-  std::atomic<uint64_t> mac{0};  // dr: 6 bytes | kMacKnown
+  std::atomic<bool> removed{false};  // no longer in the Service: no new flows
+  bool nat_rules = false;            // nat: owns the reply rules of `endpoint` (control thread)
+  int oif = 0;                       // dr/tun: egress interface toward the server
+  int mtu = 1500;                    // tun: its MTU
+  uint32_t src_ip = 0;               // tun: outer source address
+  std::atomic<uint64_t> mac{0};      // dr: 6 bytes | kMacKnown
   std::atomic<uint64_t> flows{0};
   std::atomic<uint64_t> packets_in{0};
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> packets_out{0};
   std::atomic<uint64_t> bytes_out{0};
+};
+
+// Append-only slots, read by the workers without a lock: a slot is complete
+// before size() covers it (release/acquire). Appended by one thread at a time
+// (Init, then SyncServers on the control thread).
+class ServerSlots {
+ public:
+  ServerSlots() : slots_(new std::unique_ptr<ServerSlot>[kMaxServerSlots]) {}
+  size_t size() const { return size_.load(std::memory_order_acquire); }
+  const std::unique_ptr<ServerSlot>& operator[](size_t i) const { return slots_[i]; }
+  const std::unique_ptr<ServerSlot>* begin() const { return slots_.get(); }
+  const std::unique_ptr<ServerSlot>* end() const { return slots_.get() + size(); }
+  bool Append(std::unique_ptr<ServerSlot> slot) {
+    const size_t n = size_.load(std::memory_order_relaxed);
+    if (n == kMaxServerSlots) return false;
+    slots_[n] = std::move(slot);
+    size_.store(n + 1, std::memory_order_release);
+    return true;
+  }
+
+ private:
+  std::unique_ptr<std::unique_ptr<ServerSlot>[]> slots_;
+  std::atomic<size_t> size_{0};
 };
 
 struct Worker {
@@ -106,6 +134,7 @@ class PacketServiceImpl final : public PacketService {
 
   Status Init();
   PacketServiceSnapshot Snapshot(size_t max_flows_listed) const override;
+  Status SyncServers() override;
 
  private:
   int64_t NowNs() const { return clock_->Now().count(); }
@@ -123,6 +152,11 @@ class PacketServiceImpl final : public PacketService {
   }
   void Maintain();
   void ResolveNeighbours(Netlink* nl, bool trigger);
+  // Appends a slot for `rs` with what its mode needs (nat: reply rules; dr and
+  // tun: the route toward it).
+  Status AddSlot(Netlink* nl, std::shared_ptr<RealServer> rs);
+  // nat: the reply rules for `ep` (add or delete).
+  Status NatRules(Netlink* nl, bool add, Endpoint ep);
 
   const std::string name_;
   const Endpoint vip_;
@@ -133,14 +167,13 @@ class PacketServiceImpl final : public PacketService {
   // nat only: dr and tun send through sockets that take no GSO packets here.
   const bool offload_;
 
-  std::vector<std::unique_ptr<ServerSlot>> servers_;
+  ServerSlots servers_;
   std::vector<std::unique_ptr<Worker>> workers_;
   TunDevice tun_;
   std::atomic<bool> stop_{false};
-  // What Init() installed, removed by Shutdown().
+  // What Init() installed, removed by Shutdown() (the rules: slots' nat_rules).
   bool vip_route_ = false;
   bool nat_route_ = false;
-  std::vector<std::pair<Endpoint, uint8_t>> nat_rules_;
   std::thread maintainer_;
   std::mutex maintainer_mu_;
   std::condition_variable maintainer_cv_;
@@ -153,12 +186,6 @@ class PacketServiceImpl final : public PacketService {
 Status PacketServiceImpl::Init() {
   if (mode_ == Forwarding::kProxy) return Status::Error(name_ + ": forwarding is proxy");
   const int n = std::max(1, options_.workers);
-  for (const auto& rs : service_->Servers()) {
-    auto slot = std::make_unique<ServerSlot>();
-    slot->rs = rs;
-    slot->endpoint = rs->endpoint();
-    servers_.push_back(std::move(slot));
-  }
   auto tun = OpenTun(options_.tun_name, n, offload_);
   if (!tun.ok()) return tun.status();
   tun_ = std::move(tun.value());
@@ -181,37 +208,11 @@ Status PacketServiceImpl::Init() {
                            std::to_string(options_.nat_table) + ": " + st.message());
     }
     nat_route_ = true;
-    // Replies are told apart by the real server's address, protocol and
-    // port, so that services sharing a real server (on other ports) each get
-    // their own replies.
-    for (const auto& s : servers_) {
-      for (uint8_t proto : {kProtoTcp, kProtoUdp}) {
-        Status st = nl->Rule(true, s->endpoint.ip, 32, proto, s->endpoint.port, options_.nat_table,
-                             options_.nat_rule_priority);
-        if (!st.ok()) {
-          return Status::Error("rule from " + ToString(s->endpoint) + ": " + st.message());
-        }
-        nat_rules_.push_back({s->endpoint, proto});
-      }
-    }
-  } else {
-    for (const auto& s : servers_) {
-      auto route = nl->GetRoute(s->endpoint.ip);
-      if (!route.ok()) {
-        return Status::Error("route to " + Ipv4ToString(s->endpoint.ip) + ": " +
-                             route.status().message());
-      }
-      if (mode_ == Forwarding::kDr && route->gateway != 0) {
-        return Status::Error("dr: real server " + Ipv4ToString(s->endpoint.ip) +
-                             " is not on a directly connected network");
-      }
-      s->oif = route->oif;
-      s->src_ip = route->prefsrc;
-      int mtu = InterfaceMtu(route->oif);
-      if (mtu > 0) s->mtu = mtu;
-    }
-    if (mode_ == Forwarding::kDr) ResolveNeighbours(&nl.value(), /*trigger=*/true);
   }
+  for (const auto& rs : service_->Servers()) {
+    if (Status st = AddSlot(&nl.value(), rs); !st.ok()) return st;
+  }
+  if (mode_ == Forwarding::kDr) ResolveNeighbours(&nl.value(), /*trigger=*/true);
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(options_.max_flows);
     w->tun_fd = tun_.fds[static_cast<size_t>(i)];
@@ -252,6 +253,103 @@ Status PacketServiceImpl::Init() {
   return Status::Ok();
 }
 
+Status PacketServiceImpl::NatRules(Netlink* nl, bool add, Endpoint ep) {
+  // Replies are told apart by the real server's address, protocol and port,
+  // so that services sharing a real server (on other ports) each get their
+  // own replies. Adding is all or nothing.
+  Status result = Status::Ok();
+  for (uint8_t proto : {kProtoTcp, kProtoUdp}) {
+    Status st =
+        nl->Rule(add, ep.ip, 32, proto, ep.port, options_.nat_table, options_.nat_rule_priority);
+    if (st.ok()) continue;
+    result = Status::Error("rule from " + ToString(ep) + ": " + st.message());
+    if (add) {
+      if (proto == kProtoUdp) {
+        (void)nl->Rule(false, ep.ip, 32, kProtoTcp, ep.port, options_.nat_table,
+                       options_.nat_rule_priority);
+      }
+      break;
+    }
+  }
+  return result;
+}
+
+Status PacketServiceImpl::AddSlot(Netlink* nl, std::shared_ptr<RealServer> rs) {
+  auto slot = std::make_unique<ServerSlot>();
+  slot->endpoint = rs->endpoint();
+  slot->rs = std::move(rs);
+  if (mode_ == Forwarding::kNat) {
+    // A removed slot of the same address may still hold the rules: take them over.
+    for (const auto& s : servers_) {
+      if (s->nat_rules && s->endpoint == slot->endpoint) {
+        s->nat_rules = false;
+        slot->nat_rules = true;
+      }
+    }
+    if (!slot->nat_rules) {
+      if (Status st = NatRules(nl, true, slot->endpoint); !st.ok()) return st;
+      slot->nat_rules = true;
+    }
+  } else {
+    auto route = nl->GetRoute(slot->endpoint.ip);
+    if (!route.ok()) {
+      return Status::Error("route to " + Ipv4ToString(slot->endpoint.ip) + ": " +
+                           route.status().message());
+    }
+    if (mode_ == Forwarding::kDr && route->gateway != 0) {
+      return Status::Error("dr: real server " + Ipv4ToString(slot->endpoint.ip) +
+                           " is not on a directly connected network");
+    }
+    slot->oif = route->oif;
+    slot->src_ip = route->prefsrc;
+    int mtu = InterfaceMtu(route->oif);
+    if (mtu > 0) slot->mtu = mtu;
+  }
+  const Endpoint ep = slot->endpoint;
+  const bool rules = slot->nat_rules;
+  if (!servers_.Append(std::move(slot))) {
+    if (rules) (void)NatRules(nl, false, ep);
+    return Status::Error("real server " + ToString(ep) + ": more than " +
+                         std::to_string(kMaxServerSlots) +
+                         " real servers over the service's life (restart lbd)");
+  }
+  return Status::Ok();
+}
+
+Status PacketServiceImpl::SyncServers() {
+  auto nl = Netlink::Open();
+  if (!nl.ok()) return nl.status();
+  const ServerList current = service_->Servers();
+  // Gone from the Service: no new flows (Pick() no longer returns it), its
+  // flows continue; nat keeps its reply rules until they have ended.
+  for (const auto& s : servers_) {
+    if (s->removed.load()) continue;
+    const bool kept =
+        std::any_of(current.begin(), current.end(), [&](const auto& rs) { return rs == s->rs; });
+    if (!kept) s->removed.store(true);
+  }
+  std::string errors;
+  bool added = false;
+  for (const auto& rs : current) {
+    const bool known =
+        std::any_of(servers_.begin(), servers_.end(), [&](const auto& s) { return s->rs == rs; });
+    if (known) continue;
+    if (Status st = AddSlot(&nl.value(), rs); !st.ok()) {
+      errors += (errors.empty() ? "" : "; ") + st.message();
+      continue;
+    }
+    added = true;
+  }
+  for (const auto& s : servers_) {
+    if (s->removed.load() && s->nat_rules && s->rs->active() + s->rs->inactive() == 0) {
+      (void)NatRules(&nl.value(), false, s->endpoint);
+      s->nat_rules = false;
+    }
+  }
+  if (added && mode_ == Forwarding::kDr) ResolveNeighbours(&nl.value(), /*trigger=*/true);
+  return errors.empty() ? Status::Ok() : Status::Error(errors);
+}
+
 void PacketServiceImpl::Shutdown() {
   stop_.store(true);
   {
@@ -276,14 +374,13 @@ void PacketServiceImpl::Shutdown() {
   }
   auto nl = Netlink::Open();
   if (nl.ok()) {
-    for (const auto& [ep, proto] : nat_rules_) {
-      (void)nl->Rule(false, ep.ip, 32, proto, ep.port, options_.nat_table,
-                     options_.nat_rule_priority);
+    for (const auto& s : servers_) {
+      if (s->nat_rules) (void)NatRules(&nl.value(), false, s->endpoint);
+      s->nat_rules = false;
     }
     if (nat_route_) (void)nl->Route(false, 0, 0, tun_.ifindex, options_.nat_table);
     if (vip_route_) (void)nl->Route(false, vip_.ip, 32, tun_.ifindex, kMainTable);
   }
-  nat_rules_.clear();
   nat_route_ = vip_route_ = false;
   for (auto& w : workers_) {
     for (int fd : {w->tun_fd, w->epoll_fd, w->wake_fd, w->send_fd}) {
@@ -353,9 +450,10 @@ bool PacketServiceImpl::PickServer(const PacketView& v, int64_t now, uint32_t* i
   }
   std::shared_ptr<RealServer> rs =
       service_->Pick(Flow{{v.src_ip, v.src_port}, {v.dst_ip, v.dst_port}});
+  const size_t n = servers_.size();
   uint32_t i = 0;
-  while (rs != nullptr && i < servers_.size() && servers_[i]->rs != rs) ++i;
-  if (rs == nullptr || i == servers_.size()) return false;
+  while (rs != nullptr && i < n && servers_[i]->rs != rs) ++i;
+  if (rs == nullptr || i == n) return false;
   *index = i;
   if (persistence_ns_ > 0) {
     std::lock_guard<std::mutex> lock(templates_mu_);
@@ -667,6 +765,7 @@ PacketServiceSnapshot PacketServiceImpl::Snapshot(size_t max_flows_listed) const
     });
   }
   for (const auto& s : servers_) {
+    if (s->removed.load(std::memory_order_relaxed)) continue;
     RealServerStats r;
     r.address = s->endpoint;
     r.weight = s->rs->weight();

@@ -105,8 +105,8 @@ std::string FormatSnapshot(const PacketServiceSnapshot& snapshot);
 class PacketService {
  public:
   // REQUIRES: config.forwarding is nat, dr or tun; `service` holds the real
-  // servers (their set is fixed for the PacketService's life; weights and
-  // health may change through `service`). Needs CAP_NET_ADMIN (and
+  // servers (weights and health may change through `service` at any time;
+  // its set of servers changes only together with SyncServers()). Needs CAP_NET_ADMIN (and
   // CAP_NET_RAW for dr/tun). The workers start at once.
   static Result<std::unique_ptr<PacketService>> Create(const VirtualServiceConfig& config,
                                                        std::shared_ptr<Service> service,
@@ -115,7 +115,18 @@ class PacketService {
   PacketService(const PacketService&) = delete;
   PacketService& operator=(const PacketService&) = delete;
 
+  // Servers of removed slots are left out of `servers`.
   virtual PacketServiceSnapshot Snapshot(size_t max_flows_listed) const = 0;
+
+  // After the Service's set of real servers changed (a reload): a new server
+  // gets what its mode needs (nat: its reply rules; dr: its route and MAC,
+  // resolved before this returns or within 1 s; tun: its route and MTU) and
+  // then takes new flows; a removed one takes no new flows, its flows go on,
+  // and (nat) its reply rules go at the first call after they ended, or at
+  // destruction. Error: some new servers could not be set up (named; the
+  // others are): they get no flows (picked, they drop as no_server).
+  // REQUIRES: the thread that called Create().
+  virtual Status SyncServers() = 0;
 
  protected:
   PacketService() = default;
