@@ -36,6 +36,7 @@ constexpr uint64_t kMacKnown = 1ULL << 48;
 // csum_offset; 10 bytes.
 constexpr size_t kVnetHdrLen = 10;
 constexpr uint8_t kVnetNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr size_t kEthHdrLen = 14;      // ETH_HLEN
 // Server slots a service can have over its life (servers added by reloads
 // take new slots; a removed server's slot stays for its flows).
 constexpr size_t kMaxServerSlots = 4096;
@@ -49,6 +50,7 @@ struct ServerSlot {
   int mtu = 1500;                    // tun: its MTU
   uint32_t src_ip = 0;               // tun: outer source address
   std::atomic<uint64_t> mac{0};      // dr: 6 bytes | kMacKnown
+  std::array<uint8_t, 6> src_mac{};  // dr with offload: the egress interface's address
   std::atomic<uint64_t> flows{0};
   std::atomic<uint64_t> packets_in{0};
   std::atomic<uint64_t> bytes_in{0};
@@ -100,6 +102,8 @@ struct Worker {
   std::array<sockaddr_ll, kBatch> lladdrs{};
   std::array<sockaddr_in, kBatch> inaddrs{};
   std::array<std::array<uint8_t, 20>, kBatch> outer{};
+  // dr with offload: virtio_net_hdr + Ethernet header of each frame.
+  std::array<std::array<uint8_t, kVnetHdrLen + kEthHdrLen>, kBatch> l2{};
   std::array<uint8_t, kIcmpFragNeededMax> icmp{};
 };
 
@@ -126,7 +130,8 @@ class PacketServiceImpl final : public PacketService {
         service_(std::move(service)),
         options_(options),
         clock_(options.clock != nullptr ? options.clock : &SteadyClock()),
-        offload_(options.offload && config.forwarding == Forwarding::kNat),
+        offload_(options.offload &&
+                 (config.forwarding == Forwarding::kNat || config.forwarding == Forwarding::kDr)),
         persistence_ns_(std::chrono::nanoseconds(config.persistence).count()),
         templates_(std::make_unique<FlowTable>(persistence_ns_ > 0 ? options.max_flows : 1)) {}
 
@@ -164,7 +169,8 @@ class PacketServiceImpl final : public PacketService {
   const std::shared_ptr<Service> service_;
   const PacketServiceOptions options_;
   const Clock* const clock_;
-  // nat only: dr and tun send through sockets that take no GSO packets here.
+  // nat and dr (an AF_PACKET socket with PACKET_VNET_HDR takes GSO frames);
+  // not tun: a raw socket takes none, and a virtio_net_hdr has no IP-in-IP type.
   const bool offload_;
 
   ServerSlots servers_;
@@ -229,7 +235,19 @@ Status PacketServiceImpl::Init() {
     epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->tun_fd, &ev);
     ev.data.fd = w->wake_fd;
     epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->wake_fd, &ev);
-    if (mode_ == Forwarding::kDr) {
+    if (mode_ == Forwarding::kDr && offload_) {
+      // SOCK_RAW with PACKET_VNET_HDR (packet(7)): each frame starts with the
+      // virtio_net_hdr the tun gave (offsets moved past our Ethernet header),
+      // so GSO frames of up to 64 KiB go out whole and the device (or the
+      // stack below it) segments them. Protocol 0 = send only.
+      w->send_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+      const int one = 1;
+      if (w->send_fd >= 0 &&
+          setsockopt(w->send_fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) != 0) {
+        close(w->send_fd);
+        w->send_fd = -1;
+      }
+    } else if (mode_ == Forwarding::kDr) {
       // SOCK_DGRAM: the kernel builds the Ethernet header from sll_addr
       // (packet(7)); protocol 0 = send only, nothing is queued for reading.
       w->send_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -304,6 +322,11 @@ Status PacketServiceImpl::AddSlot(Netlink* nl, std::shared_ptr<RealServer> rs) {
     slot->src_ip = route->prefsrc;
     int mtu = InterfaceMtu(route->oif);
     if (mtu > 0) slot->mtu = mtu;
+    if (mode_ == Forwarding::kDr && offload_) {
+      auto mac = InterfaceMac(route->oif);
+      if (!mac.ok()) return mac.status();
+      slot->src_mac = *mac;
+    }
   }
   const Endpoint ep = slot->endpoint;
   const bool rules = slot->nat_rules;
@@ -603,13 +626,35 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
         ll.sll_ifindex = s.oif;
         ll.sll_halen = 6;
         for (int b = 0; b < 6; ++b) ll.sll_addr[b] = static_cast<uint8_t>(mac >> (40 - 8 * b));
-        w->iovs[nmsg][0] = iovec{v.data, v.len};
         msghdr& m = w->msgs[nmsg].msg_hdr;
         m = msghdr{};
         m.msg_name = &ll;
         m.msg_namelen = sizeof(ll);
         m.msg_iov = w->iovs[nmsg].data();
-        m.msg_iovlen = 1;
+        if (offload_) {
+          // virtio_net_hdr (csum_start and hdr_len now count the Ethernet
+          // header too), then dst MAC, src MAC, EtherType IPv4.
+          uint8_t* l2 = w->l2[nmsg].data();
+          std::memcpy(l2, v.data - kVnetHdrLen, kVnetHdrLen);
+          auto shift = [l2](size_t at) {
+            uint16_t x;
+            std::memcpy(&x, l2 + at, 2);
+            if (x != 0) x = static_cast<uint16_t>(x + kEthHdrLen);
+            std::memcpy(l2 + at, &x, 2);
+          };
+          shift(2);                              // hdr_len
+          if (l2[0] & kVnetNeedsCsum) shift(6);  // csum_start
+          std::memcpy(l2 + kVnetHdrLen, ll.sll_addr, 6);
+          std::memcpy(l2 + kVnetHdrLen + 6, s.src_mac.data(), 6);
+          l2[kVnetHdrLen + 12] = 0x08;
+          l2[kVnetHdrLen + 13] = 0x00;
+          w->iovs[nmsg][0] = iovec{l2, kVnetHdrLen + kEthHdrLen};
+          w->iovs[nmsg][1] = iovec{v.data, v.len};
+          m.msg_iovlen = 2;
+        } else {
+          w->iovs[nmsg][0] = iovec{v.data, v.len};
+          m.msg_iovlen = 1;
+        }
         ++nmsg;
         break;
       }
@@ -752,6 +797,7 @@ PacketServiceSnapshot PacketServiceImpl::Snapshot(size_t max_flows_listed) const
     }
     std::lock_guard<std::mutex> lock(w->mu);
     snap.flows += w->table.size();
+    if (snap.flow_list.size() >= max_flows_listed) continue;  // status and metrics: no walk
     w->table.ForEach([&](const FlowEntry& e) {
       if (snap.flow_list.size() >= max_flows_listed) return;
       FlowInfo f;

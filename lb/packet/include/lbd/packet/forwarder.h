@@ -11,7 +11,8 @@
 //        `from RS lookup TABLE` + `default dev TUN` in TABLE, get the VIP:port
 //        as source and go back into the tun.
 //   dr   the unchanged packet to the real server's MAC through an AF_PACKET
-//        socket on the interface the route to the real server uses.
+//        socket on the interface the route to the real server uses (GSO
+//        packets whole, with their virtio_net_hdr).
 //   tun  the packet inside an outer IPv4 header (protocol 4) to the real
 //        server through a raw socket; an encapsulated packet above the path
 //        MTU with DF set gets an ICMP fragmentation-needed back to the client.
@@ -56,9 +57,10 @@ struct PacketServiceOptions {
   uint32_t nat_table = 19522;         // Default: 19522.
   uint32_t nat_rule_priority = 1000;  // Default: 1000.
   const Clock* clock = nullptr;       // Default: SteadyClock().
-  // nat: take TCP segments of up to 64 KiB from the tun with their checksum
-  // partial (IFF_VNET_HDR, TUNSETOFFLOAD), as the kernel forwards them,
-  // instead of 1500-byte packets. Default: true.
+  // nat and dr: take TCP segments of up to 64 KiB from the tun with their
+  // checksum partial (IFF_VNET_HDR, TUNSETOFFLOAD), as the kernel forwards
+  // them, instead of 1500-byte packets (dr sends them whole with
+  // PACKET_VNET_HDR). Default: true.
   bool offload = true;
 };
 
