@@ -37,6 +37,10 @@ constexpr uint64_t kMacKnown = 1ULL << 48;
 constexpr size_t kVnetHdrLen = 10;
 constexpr uint8_t kVnetNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
 constexpr size_t kEthHdrLen = 14;      // ETH_HLEN
+constexpr uint8_t kVnetGsoTcpV4 = 1;   // VIRTIO_NET_HDR_GSO_TCPV4
+// Messages per sendmmsg: a batch, or the segments of GSO packets (tun).
+constexpr size_t kMaxMsgs = 64;
+static_assert(kMaxMsgs >= kBatch);
 // Server slots a service can have over its life (servers added by reloads
 // take new slots; a removed server's slot stays for its flows).
 constexpr size_t kMaxServerSlots = 4096;
@@ -97,14 +101,17 @@ struct Worker {
   // Batch state, used by the worker thread only.
   std::vector<uint8_t> bufs;
   std::array<size_t, kBatch> lens{};
-  std::array<mmsghdr, kBatch> msgs{};
-  std::array<std::array<iovec, 2>, kBatch> iovs{};
-  std::array<sockaddr_ll, kBatch> lladdrs{};
-  std::array<sockaddr_in, kBatch> inaddrs{};
-  std::array<std::array<uint8_t, 20>, kBatch> outer{};
+  std::array<mmsghdr, kMaxMsgs> msgs{};
+  std::array<std::array<iovec, 3>, kMaxMsgs> iovs{};
+  std::array<sockaddr_ll, kMaxMsgs> lladdrs{};
+  std::array<sockaddr_in, kMaxMsgs> inaddrs{};
+  std::array<std::array<uint8_t, 20>, kMaxMsgs> outer{};
   // dr with offload: virtio_net_hdr + Ethernet header of each frame.
-  std::array<std::array<uint8_t, kVnetHdrLen + kEthHdrLen>, kBatch> l2{};
-  std::array<uint8_t, kIcmpFragNeededMax> icmp{};
+  std::array<std::array<uint8_t, kVnetHdrLen + kEthHdrLen>, kMaxMsgs> l2{};
+  // tun with offload: the IP and TCP headers of each segment of a GSO packet.
+  std::array<std::array<uint8_t, kMaxTcpHeaders>, kMaxMsgs> seg_hdrs{};
+  // An ICMP error toward a client, after a zeroed virtio_net_hdr (offload).
+  std::array<uint8_t, kVnetHdrLen + kIcmpFragNeededMax> icmp{};
 };
 
 // What Track() decided for one packet.
@@ -130,8 +137,7 @@ class PacketServiceImpl final : public PacketService {
         service_(std::move(service)),
         options_(options),
         clock_(options.clock != nullptr ? options.clock : &SteadyClock()),
-        offload_(options.offload &&
-                 (config.forwarding == Forwarding::kNat || config.forwarding == Forwarding::kDr)),
+        offload_(options.offload),
         persistence_ns_(std::chrono::nanoseconds(config.persistence).count()),
         templates_(std::make_unique<FlowTable>(persistence_ns_ > 0 ? options.max_flows : 1)) {}
 
@@ -146,6 +152,8 @@ class PacketServiceImpl final : public PacketService {
   void Shutdown();
   void Run(Worker* w);
   void ProcessBatch(Worker* w, size_t count);
+  // Sends the batch's messages (sendmmsg); *nmsg becomes 0.
+  void Flush(Worker* w, size_t* nmsg);
   bool Track(Worker* w, const PacketView& v, Decision* d, DropReason* reason);
   // The server for a new flow (persistence template, else the scheduler).
   bool PickServer(const PacketView& v, int64_t now, uint32_t* index);
@@ -169,8 +177,9 @@ class PacketServiceImpl final : public PacketService {
   const std::shared_ptr<Service> service_;
   const PacketServiceOptions options_;
   const Clock* const clock_;
-  // nat and dr (an AF_PACKET socket with PACKET_VNET_HDR takes GSO frames);
-  // not tun: a raw socket takes none, and a virtio_net_hdr has no IP-in-IP type.
+  // GSO packets from the tun: nat writes them back, dr sends them whole (an
+  // AF_PACKET socket with PACKET_VNET_HDR), tun cuts them into segments (a
+  // raw socket takes none, and a virtio_net_hdr has no IP-in-IP type).
   const bool offload_;
 
   ServerSlots servers_;
@@ -659,44 +668,89 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
         break;
       }
       case Forwarding::kTun: {
-        if (v.len + 20 > static_cast<size_t>(s.mtu)) {
+        // With offload: a GSO packet is cut into gso_size segments; another
+        // one with a partial checksum gets it completed (the real server's
+        // stack takes the inner packet as it is).
+        size_t mss = 0;
+        if (offload_) {
+          const uint8_t* vh = v.data - kVnetHdrLen;
+          const uint8_t gso_type = vh[1] & 0x7f;  // without VIRTIO_NET_HDR_GSO_ECN
+          uint16_t field[3];                      // gso_size, csum_start, csum_offset
+          std::memcpy(field, vh + 4, sizeof(field));
+          if (gso_type == kVnetGsoTcpV4 && v.protocol == kProtoTcp) {
+            mss = field[0];
+          } else if (gso_type != 0) {
+            Drop(w, DropReason::kUnsupportedProtocol);
+            break;
+          } else if (partial && !CompleteChecksum(v.data, v.len, field[1], field[2],
+                                                  v.protocol == kProtoUdp)) {
+            Drop(w, DropReason::kTruncatedL4);
+            break;
+          }
+        }
+        const size_t hdrs = mss > 0 ? TcpHeadersLen(v) : 0;
+        const size_t segments = mss > 0 ? TcpSegmentCount(v, mss) : 1;
+        if (segments == 0) {
+          Drop(w, DropReason::kTruncatedL4);
+          break;
+        }
+        const size_t biggest = mss > 0 ? std::min(v.len, hdrs + mss) : v.len;
+        if (biggest + 20 > static_cast<size_t>(s.mtu)) {
           // RFC 1191: tell the client the MTU left after our 20 bytes
           // (ip_vs_xmit.c ensure_mtu_is_adequate() for IP-in-IP).
           if (v.dont_fragment) {
-            const size_t n =
-                BuildIcmpFragNeeded(v, vip_.ip, static_cast<uint16_t>(s.mtu - 20), w->icmp.data());
-            (void)!write(w->tun_fd, w->icmp.data(), n);
+            // With offload every write into the tun starts with a
+            // virtio_net_hdr: all zero = a complete packet, no GSO.
+            const size_t hdr = offload_ ? kVnetHdrLen : 0;
+            const size_t n = BuildIcmpFragNeeded(v, vip_.ip, static_cast<uint16_t>(s.mtu - 20),
+                                                 w->icmp.data() + kVnetHdrLen);
+            (void)!write(w->tun_fd, w->icmp.data() + kVnetHdrLen - hdr, n + hdr);
           }
           Drop(w, DropReason::kTooBig);
           break;
         }
-        // RFC 2003 §3.1: outer TTL, DF copied from the inner header.
-        WriteIpv4Header(w->outer[nmsg].data(), kProtoIpip, s.src_ip, d.rs_ip,
-                        static_cast<uint16_t>(v.len + 20), v.dont_fragment, v.data[8]);
-        sockaddr_in& sin = w->inaddrs[nmsg];
-        sin = sockaddr_in{};
-        sin.sin_family = AF_INET;
-        sin.sin_addr.s_addr = htonl(d.rs_ip);
-        w->iovs[nmsg][0] = iovec{w->outer[nmsg].data(), 20};
-        w->iovs[nmsg][1] = iovec{v.data, v.len};
-        msghdr& m = w->msgs[nmsg].msg_hdr;
-        m = msghdr{};
-        m.msg_name = &sin;
-        m.msg_namelen = sizeof(sin);
-        m.msg_iov = w->iovs[nmsg].data();
-        m.msg_iovlen = 2;
-        ++nmsg;
+        for (size_t k = 0; k < segments; ++k) {
+          if (nmsg == kMaxMsgs) Flush(w, &nmsg);
+          size_t inner = v.len;
+          if (mss > 0) {
+            const size_t n = WriteTcpSegmentHeaders(v, mss, k, w->seg_hdrs[nmsg].data());
+            w->iovs[nmsg][1] = iovec{w->seg_hdrs[nmsg].data(), hdrs};
+            w->iovs[nmsg][2] = iovec{v.data + hdrs + k * mss, n};
+            inner = hdrs + n;
+          } else {
+            w->iovs[nmsg][1] = iovec{v.data, v.len};
+          }
+          // RFC 2003 §3.1: outer TTL, DF copied from the inner header.
+          WriteIpv4Header(w->outer[nmsg].data(), kProtoIpip, s.src_ip, d.rs_ip,
+                          static_cast<uint16_t>(inner + 20), v.dont_fragment, v.data[8]);
+          sockaddr_in& sin = w->inaddrs[nmsg];
+          sin = sockaddr_in{};
+          sin.sin_family = AF_INET;
+          sin.sin_addr.s_addr = htonl(d.rs_ip);
+          w->iovs[nmsg][0] = iovec{w->outer[nmsg].data(), 20};
+          msghdr& m = w->msgs[nmsg].msg_hdr;
+          m = msghdr{};
+          m.msg_name = &sin;
+          m.msg_namelen = sizeof(sin);
+          m.msg_iov = w->iovs[nmsg].data();
+          m.msg_iovlen = mss > 0 ? 3 : 2;
+          ++nmsg;
+        }
         break;
       }
       case Forwarding::kProxy:
         break;
     }
   }
+  Flush(w, &nmsg);
+}
+
+void PacketServiceImpl::Flush(Worker* w, size_t* nmsg) {
   // One sendmmsg for the batch; a message the kernel refuses is counted and
   // skipped. At most nmsg rounds.
   size_t sent = 0;
-  while (sent < nmsg) {
-    int r = sendmmsg(w->send_fd, w->msgs.data() + sent, static_cast<unsigned>(nmsg - sent), 0);
+  while (sent < *nmsg) {
+    int r = sendmmsg(w->send_fd, w->msgs.data() + sent, static_cast<unsigned>(*nmsg - sent), 0);
     if (r > 0) {
       w->forwarded.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
       sent += static_cast<size_t>(r);
@@ -705,6 +759,7 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
       ++sent;
     }
   }
+  *nmsg = 0;
 }
 
 void PacketServiceImpl::Run(Worker* w) {

@@ -13,9 +13,10 @@
 //   dr   the unchanged packet to the real server's MAC through an AF_PACKET
 //        socket on the interface the route to the real server uses (GSO
 //        packets whole, with their virtio_net_hdr).
-//   tun  the packet inside an outer IPv4 header (protocol 4) to the real
-//        server through a raw socket; an encapsulated packet above the path
-//        MTU with DF set gets an ICMP fragmentation-needed back to the client.
+//   tun  the packet (a GSO packet: each of its segments) inside an outer
+//        IPv4 header (protocol 4) to the real server through a raw socket; an
+//        encapsulated packet above the path MTU with DF set gets an ICMP
+//        fragmentation-needed back to the client.
 // Both TCP and UDP to VIP:port are served (the config has no protocol key).
 // With `persistence` set, a client's new flows go to the server of its
 // template while the template lives (ipvsadm -p).
@@ -57,10 +58,10 @@ struct PacketServiceOptions {
   uint32_t nat_table = 19522;         // Default: 19522.
   uint32_t nat_rule_priority = 1000;  // Default: 1000.
   const Clock* clock = nullptr;       // Default: SteadyClock().
-  // nat and dr: take TCP segments of up to 64 KiB from the tun with their
-  // checksum partial (IFF_VNET_HDR, TUNSETOFFLOAD), as the kernel forwards
-  // them, instead of 1500-byte packets (dr sends them whole with
-  // PACKET_VNET_HDR). Default: true.
+  // Take TCP segments of up to 64 KiB from the tun with their checksum
+  // partial (IFF_VNET_HDR, TUNSETOFFLOAD), as the kernel forwards them,
+  // instead of 1500-byte packets: nat writes them back, dr sends them whole
+  // (PACKET_VNET_HDR), tun cuts them into segments. Default: true.
   bool offload = true;
 };
 
