@@ -44,6 +44,31 @@ Result<Command> ParseCommand(std::string_view line) {
     }
     return cmd;
   }
+  if (name == "flows") {
+    cmd.kind = Command::Kind::kFlows;
+    for (size_t i = 1; i < w.size(); ++i) {
+      if (w[i] == "--json") {
+        cmd.json = true;
+      } else if (w[i] == "--max") {
+        if (i + 1 >= w.size()) return usage("flows [SVC] [--max N] [--json]");
+        std::string_view v = w[++i];
+        size_t n = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || p != v.data() + v.size() || n < 1 || n > kMaxFlowsListed) {
+          return Status::Error("bad --max '" + Printable(v) + "': expected 1.." +
+                               std::to_string(kMaxFlowsListed));
+        }
+        cmd.max_flows = n;
+      } else if (w[i].substr(0, 1) == "-") {
+        return Status::Error("unknown option '" + Printable(w[i]) + "' for flows");
+      } else if (cmd.service.empty()) {
+        cmd.service = std::string(w[i]);
+      } else {
+        return usage("flows [SVC] [--max N] [--json]");
+      }
+    }
+    return cmd;
+  }
   if (name == "reload") {
     if (w.size() != 1) return usage("reload");
     cmd.kind = Command::Kind::kReload;
@@ -68,8 +93,9 @@ Result<Command> ParseCommand(std::string_view line) {
     want_args = 2;
     u = "disable SVC IP:PORT";
   } else {
-    return Status::Error("unknown command '" + Printable(name) +
-                         "' (expected status, stats, weight, drain, enable, disable, reload)");
+    return Status::Error(
+        "unknown command '" + Printable(name) +
+        "' (expected status, stats, flows, weight, drain, enable, disable, reload)");
   }
   if (w.size() != want_args + 1) return usage(u);
   cmd.service = std::string(w[1]);

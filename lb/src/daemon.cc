@@ -41,6 +41,18 @@ const RealServerConfig* FindServer(const VirtualServiceConfig& vs, Endpoint e) {
 
 double Seconds(Duration d) { return static_cast<double>(d.count()) / 1000.0; }
 
+std::shared_ptr<ServiceRuntime> NewRuntime(const VirtualServiceConfig& vs,
+                                           std::unique_ptr<Service> service) {
+  auto runtime = std::make_shared<ServiceRuntime>(vs.name, std::move(service));
+  for (const auto& rs : vs.real_servers) {
+    auto added = runtime->service->AddServer(rs.address, ServerOptionsOf(rs));
+    if (!added.ok()) {
+      LBD_LOG(kError, "service %s: %s", vs.name.c_str(), added.status().message().c_str());
+    }
+  }
+  return runtime;
+}
+
 bool HasServerUp(const Service& service) {
   for (const auto& rs : service.Servers()) {
     if (rs->up() && rs->configured_weight() > 0) return true;
@@ -210,10 +222,28 @@ Status Daemon::Apply(const Config& next) {
     ServiceState* old;
     std::unique_ptr<Service> service;  // new services only
     std::shared_ptr<const ListenerSet> listeners;
+    // nat/dr/tun: a new data plane (and, for a new service, its runtime),
+    // or `packet_late`: the old one is replaced in phase 2 (same VIP route).
+    std::shared_ptr<ServiceRuntime> runtime;
+    std::shared_ptr<PacketRunner> packet;
+    bool packet_late = false;
   };
   std::vector<Prepared> prepared;
+  // The smallest lbd<N> index no running or prepared data plane has.
+  auto free_packet_index = [&] {
+    std::set<int> used;
+    for (const auto& st : services_) {
+      if (st.packet) used.insert(st.packet->index());
+    }
+    for (const auto& q : prepared) {
+      if (q.packet) used.insert(q.packet->index());
+    }
+    int i = 0;
+    while (used.count(i)) ++i;
+    return i;
+  };
   for (const auto& vs : next.virtual_services) {
-    Prepared p{&vs, FindService(vs.name), nullptr, nullptr};
+    Prepared p{&vs, FindService(vs.name), nullptr, nullptr, nullptr, nullptr, false};
     if (p.old == nullptr) {
       auto svc = Service::Create(vs.scheduler, SchedulerOptionsOf(vs));
       if (!svc.ok()) return Status::Error("service " + vs.name + ": " + svc.status().message());
@@ -231,18 +261,19 @@ Status Daemon::Apply(const Config& next) {
         if (!ls.ok()) return Status::Error("service " + vs.name + ": " + ls.status().message());
         p.listeners = std::move(ls).value();
       }
-    } else if (generation_ > 0) {
-      // The data plane keeps its real servers for its life: at restart only.
-      auto addresses = [](const VirtualServiceConfig& c) {
-        std::set<Endpoint> out;
-        for (const auto& rs : c.real_servers) out.insert(rs.address);
-        return out;
-      };
-      if (p.old == nullptr || p.old->config.forwarding != vs.forwarding ||
-          p.old->config.listen != vs.listen || addresses(p.old->config) != addresses(vs)) {
-        return Status::Error("service " + vs.name + ": a " + ToString(vs.forwarding) +
-                             " service is added, moved or given other real servers at restart "
-                             "only");
+    } else if (p.old == nullptr || !p.old->packet || p.old->config.forwarding != vs.forwarding ||
+               p.old->config.listen != vs.listen) {
+      // A data plane to create (a kept one follows its servers in phase 2).
+      if (p.old != nullptr && p.old->packet && p.old->config.listen.ip == vs.listen.ip) {
+        p.packet_late = true;  // the VIP's route is the old one's until it goes
+      } else {
+        if (p.old == nullptr) p.runtime = NewRuntime(vs, std::move(p.service));
+        auto runner = NewPacketRunner(vs, p.old != nullptr ? p.old->runtime : p.runtime, nworkers,
+                                      free_packet_index());
+        if (!runner.ok()) {
+          return Status::Error("service " + vs.name + ": " + runner.status().message());
+        }
+        p.packet = std::move(runner).value();
       }
     }
     prepared.push_back(std::move(p));
@@ -254,13 +285,8 @@ Status Daemon::Apply(const Config& next) {
     const VirtualServiceConfig& vs = *p.config;
     ServiceState st;
     if (p.old == nullptr) {
-      st.runtime = std::make_shared<ServiceRuntime>(vs.name, std::move(p.service));
-      for (const auto& rs : vs.real_servers) {
-        auto added = st.runtime->service->AddServer(rs.address, ServerOptionsOf(rs));
-        if (!added.ok()) {
-          LBD_LOG(kError, "service %s: %s", vs.name.c_str(), added.status().message().c_str());
-        }
-      }
+      st.runtime =
+          p.runtime != nullptr ? std::move(p.runtime) : NewRuntime(vs, std::move(p.service));
       LBD_LOG(kInfo, "service %s: %s %s %s, %zu real servers", vs.name.c_str(),
               ToString(vs.listen).c_str(), vs.scheduler.c_str(), ToString(vs.forwarding),
               vs.real_servers.size());
@@ -340,7 +366,9 @@ Status Daemon::Apply(const Config& next) {
     st.runtime->persistence.SetTimeout(
         std::chrono::duration_cast<std::chrono::nanoseconds>(vs.persistence));
     st.listeners = std::move(p.listeners);
-    if (p.old != nullptr) st.packet = p.old->packet;
+    if (vs.forwarding != Forwarding::kProxy) {
+      SetPacketRunner(p.old, vs, nworkers, std::move(p.packet), p.packet_late, &st);
+    }
     st.config = vs;
     next_services.push_back(std::move(st));
   }
@@ -354,25 +382,47 @@ Status Daemon::Apply(const Config& next) {
       std::erase_if(held_out_, [&](const auto& h) { return h.first.first == old.config.name; });
     }
   }
-  if (generation_ == 0) {  // start: the packet-mode data planes
-    int index = 0;
-    for (auto& st : next_services) {
-      if (st.config.forwarding == Forwarding::kProxy) continue;
-      auto runner = NewPacketRunner(st.config, st.runtime, nworkers, index++);
-      if (!runner.ok()) {
-        return Status::Error("service " + st.config.name + ": " + runner.status().message());
-      }
-      st.packet = std::move(runner).value();
-      LBD_LOG(kInfo, "service %s: %s forwarding through lbd%d", st.config.name.c_str(),
-              ToString(st.config.forwarding), index - 1);
-    }
-  }
   services_ = std::move(next_services);
   config_.virtual_services = next.virtual_services;
   config_.vrrp = next.vrrp;
   Publish();
   FeedVrrp();
   return Status::Ok();
+}
+
+void Daemon::SetPacketRunner(ServiceState* old, const VirtualServiceConfig& vs, int workers,
+                             std::shared_ptr<PacketRunner> created, bool late, ServiceState* st) {
+  const char* name = vs.name.c_str();
+  if (late) {
+    // Same VIP, other forwarding: the old data plane (and its route) goes first.
+    const int index = old->packet->index();
+    LBD_LOG(kWarning, "service %s: forwarding changed: data plane lbd%d recreated, its flows reset",
+            name, index);
+    old->packet.reset();
+    auto runner = NewPacketRunner(vs, st->runtime, workers, index);
+    if (!runner.ok()) {
+      LBD_LOG(kError, "service %s: %s: it forwards nothing until a reload succeeds", name,
+              runner.status().message().c_str());
+      return;
+    }
+    created = std::move(runner).value();
+  } else if (created != nullptr && old != nullptr && old->packet) {
+    LBD_LOG(kWarning, "service %s: listen changed: new data plane lbd%d, the flows of lbd%d reset",
+            name, created->index(), old->packet->index());
+  }
+  if (created != nullptr) {
+    LBD_LOG(kInfo, "service %s: %s forwarding through lbd%d", name, ToString(vs.forwarding),
+            created->index());
+    st->packet = std::move(created);
+  } else if (old != nullptr) {
+    st->packet = old->packet;
+  }
+  // The runtime's servers may have changed (reload): new ones get set up.
+  if (st->packet && old != nullptr) {
+    if (Status s = st->packet->SyncServers(); !s.ok()) {
+      LBD_LOG(kError, "service %s: %s", name, s.message().c_str());
+    }
+  }
 }
 
 void Daemon::Publish() {
@@ -580,6 +630,8 @@ std::string Daemon::HandleControlLine(std::string_view line) {
     }
     case Command::Kind::kReload:
       return EncodeReply(Reload(), "");
+    case Command::Kind::kFlows:
+      return FlowsReply(c);
     default:
       break;
   }
@@ -637,6 +689,27 @@ std::string Daemon::HandleControlLine(std::string_view line) {
   return EncodeReply(s, "");
 }
 
+std::string Daemon::FlowsReply(const Command& c) const {
+  std::vector<PacketReport> packet;
+  size_t left = c.max_flows;
+  bool found = c.service.empty();
+  for (const auto& st : services_) {
+    if (!c.service.empty() && st.config.name != c.service) continue;
+    found = true;
+    if (!st.packet) {
+      return EncodeReply(Status::Error("service " + st.config.name + " forwards " +
+                                       ToString(st.config.forwarding) +
+                                       ": flows are listed for nat, dr and tun services"),
+                         "");
+    }
+    packet.push_back(st.packet->Snapshot(left));
+    left -= std::min(left, packet.back().flow_list.size());
+  }
+  if (!found) return EncodeReply(Status::Error("no service '" + c.service + "'"), "");
+  return EncodeReply(Status::Ok(),
+                     c.json ? FormatFlowsJson(packet) : FormatFlowsText(packet, c.max_flows));
+}
+
 StatusReport Daemon::Report() const {
   StatusReport r;
   for (const auto& st : services_) {
@@ -692,7 +765,7 @@ StatusReport Daemon::Report() const {
   }
   r.rates = RateOf(total_samples_);
   for (const auto& st : services_) {
-    if (st.packet) r.packet.push_back(st.packet->Snapshot());
+    if (st.packet) r.packet.push_back(st.packet->Snapshot(0));
   }
   if (vrrp_) r.vrrp = vrrp_->Snapshot();
   ProcessReport& p = r.process;

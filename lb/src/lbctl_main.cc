@@ -14,6 +14,8 @@ void Usage(FILE* out) {
           "usage: lbctl [-s SOCKET] COMMAND\n"
           "  status [--json]          services and real servers (like ipvsadm -Ln)\n"
           "  stats [--json]           totals and rates of connections and bytes\n"
+          "  flows [SVC] [--max N] [--json]\n"
+          "                           nat/dr/tun flows like ipvsadm -Lnc (first N, default 1000)\n"
           "  weight SVC IP:PORT N     set a real server's weight (0..65535)\n"
           "  drain SVC IP:PORT        weight 0: existing connections continue\n"
           "  enable SVC IP:PORT       clear a maintenance 'down'\n"

@@ -173,6 +173,118 @@ int StateNumber(const std::string& state) {
   return 0;
 }
 
+// The PACKET lines of one nat/dr/tun service: its totals, one line per real
+// server and, for stats, the drops by kind.
+void AppendPacketLines(std::string& out, const PacketReport& p, bool drops_by_kind) {
+  Appendf(out,
+          "PACKET %s %s flows %" PRIu64 " packets in %" PRIu64 " forwarded %" PRIu64
+          " drops %" PRIu64 "\n",
+          p.name.c_str(), p.tun.c_str(), p.flows, p.packets_read, p.packets_forwarded, p.drops);
+  for (const auto& s : p.servers) {
+    Appendf(out,
+            "PACKET %s %s active %d inactive %d flows %" PRIu64 " packets in %" PRIu64
+            " out %" PRIu64 " bytes in %" PRIu64 " out %" PRIu64 "\n",
+            p.name.c_str(), ToString(s.address).c_str(), s.active, s.inactive, s.flows,
+            s.packets_in, s.packets_out, s.bytes_in, s.bytes_out);
+  }
+  if (!drops_by_kind) return;
+  out += "PACKET " + p.name + " drops";
+  for (const auto& [kind, n] : p.drops_by_kind) Appendf(out, " %s %" PRIu64, kind.c_str(), n);
+  out += "\n";
+}
+
+std::string PacketJson(const PacketReport& p) {
+  std::string out;
+  Appendf(out,
+          "{\"name\":%s,\"tun\":%s,\"flows\":%" PRIu64 ",\"packets_read\":%" PRIu64
+          ",\"packets_forwarded\":%" PRIu64 ",\"drops\":%" PRIu64 ",\"drops_by_kind\":{",
+          JsonString(p.name).c_str(), JsonString(p.tun).c_str(), p.flows, p.packets_read,
+          p.packets_forwarded, p.drops);
+  for (size_t j = 0; j < p.drops_by_kind.size(); ++j) {
+    Appendf(out, "%s%s:%" PRIu64, j > 0 ? "," : "", JsonString(p.drops_by_kind[j].first).c_str(),
+            p.drops_by_kind[j].second);
+  }
+  out += "},\"servers\":[";
+  for (size_t j = 0; j < p.servers.size(); ++j) {
+    const auto& s = p.servers[j];
+    Appendf(out,
+            "%s{\"address\":%s,\"active\":%d,\"inactive\":%d,\"flows\":%" PRIu64
+            ",\"packets_in\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"packets_out\":%" PRIu64
+            ",\"bytes_out\":%" PRIu64 "}",
+            j > 0 ? "," : "", JsonString(ToString(s.address)).c_str(), s.active, s.inactive,
+            s.flows, s.packets_in, s.bytes_in, s.packets_out, s.bytes_out);
+  }
+  out += "]}";
+  return out;
+}
+
+// Prometheus families of the nat/dr/tun data planes.
+void AppendPacketMetrics(std::string& out, const std::vector<PacketReport>& packet) {
+  auto family = [&](const char* name, const char* type, const char* help) {
+    Appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+  };
+  struct ServiceFamily {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t (*value)(const PacketReport&);
+  };
+  static const ServiceFamily kServiceFamilies[] = {
+      {"lbd_packet_packets_read_total", "counter", "Packets read from the service's tun device.",
+       [](const PacketReport& p) { return p.packets_read; }},
+      {"lbd_packet_packets_forwarded_total", "counter", "Packets sent on, both directions.",
+       [](const PacketReport& p) { return p.packets_forwarded; }},
+      {"lbd_packet_flows", "gauge", "Flows in the flow tables now.",
+       [](const PacketReport& p) { return p.flows; }},
+  };
+  for (const ServiceFamily& f : kServiceFamilies) {
+    family(f.name, f.type, f.help);
+    for (const auto& p : packet) {
+      Appendf(out, "%s{%s} %" PRIu64 "\n", f.name, Label(p.name, nullptr).c_str(), f.value(p));
+    }
+  }
+  family("lbd_packet_drops_total", "counter", "Packets dropped, by kind.");
+  for (const auto& p : packet) {
+    for (const auto& [kind, n] : p.drops_by_kind) {
+      Appendf(out, "lbd_packet_drops_total{%s,reason=%s} %" PRIu64 "\n",
+              Label(p.name, nullptr).c_str(), JsonString(kind).c_str(), n);
+    }
+  }
+  struct ServerFamily {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t (*value)(const PacketServerReport&);
+  };
+  static const ServerFamily kServerFamilies[] = {
+      {"lbd_packet_real_server_active_flows", "gauge", "Flows in ESTABLISHED.",
+       [](const PacketServerReport& s) { return uint64_t(s.active); }},
+      {"lbd_packet_real_server_inactive_flows", "gauge", "Flows in any other state.",
+       [](const PacketServerReport& s) { return uint64_t(s.inactive); }},
+      {"lbd_packet_real_server_flows_total", "counter", "Flows scheduled to the real server.",
+       [](const PacketServerReport& s) { return s.flows; }},
+      {"lbd_packet_real_server_packets_in_total", "counter", "Packets client -> real server.",
+       [](const PacketServerReport& s) { return s.packets_in; }},
+      {"lbd_packet_real_server_bytes_in_total", "counter", "Bytes client -> real server.",
+       [](const PacketServerReport& s) { return s.bytes_in; }},
+      {"lbd_packet_real_server_packets_out_total", "counter",
+       "Packets real server -> client through the director (nat).",
+       [](const PacketServerReport& s) { return s.packets_out; }},
+      {"lbd_packet_real_server_bytes_out_total", "counter",
+       "Bytes real server -> client through the director (nat).",
+       [](const PacketServerReport& s) { return s.bytes_out; }},
+  };
+  for (const ServerFamily& f : kServerFamilies) {
+    family(f.name, f.type, f.help);
+    for (const auto& p : packet) {
+      for (const auto& s : p.servers) {
+        Appendf(out, "%s{service=%s,server=%s} %" PRIu64 "\n", f.name, JsonString(p.name).c_str(),
+                JsonString(ToString(s.address)).c_str(), f.value(s));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 uint64_t VrrpReport::DroppedTotal() const {
@@ -227,12 +339,7 @@ std::string FormatStatusText(const StatusReport& r) {
     }
   }
   for (const auto& s : r.services) AppendHealthText(out, s);
-  for (const auto& p : r.packet) {
-    Appendf(out,
-            "PACKET %s %s flows %" PRIu64 " packets in %" PRIu64 " forwarded %" PRIu64
-            " drops %" PRIu64 "\n",
-            p.name.c_str(), p.tun.c_str(), p.flows, p.packets_read, p.packets_forwarded, p.drops);
-  }
+  for (const auto& p : r.packet) AppendPacketLines(out, p, /*drops_by_kind=*/false);
   for (const auto& v : r.vrrp) {
     Appendf(out,
             "VRRP %s %s vrid %d %s prio %d/%d master %s adverts tx %" PRIu64 " rx %" PRIu64
@@ -279,12 +386,7 @@ std::string FormatStatusJson(const StatusReport& r) {
   }
   out += "],\"packet\":[";
   for (size_t i = 0; i < r.packet.size(); ++i) {
-    const auto& p = r.packet[i];
-    Appendf(out,
-            "%s{\"name\":%s,\"tun\":%s,\"flows\":%" PRIu64 ",\"packets_read\":%" PRIu64
-            ",\"packets_forwarded\":%" PRIu64 ",\"drops\":%" PRIu64 "}",
-            i > 0 ? "," : "", JsonString(p.name).c_str(), JsonString(p.tun).c_str(), p.flows,
-            p.packets_read, p.packets_forwarded, p.drops);
+    out += (i > 0 ? "," : "") + PacketJson(r.packet[i]);
   }
   out += "],\"vrrp\":[";
   for (size_t i = 0; i < r.vrrp.size(); ++i) {
@@ -347,6 +449,7 @@ std::string FormatStatsText(const StatusReport& r) {
           "  Sorry %" PRIu64 "  Resets %" PRIu64 "  IdleTimeouts %" PRIu64 "\n",
           p.live_connections, p.accepted, p.accept_errors, p.emfile, p.connect_failures, p.retries,
           p.no_server, p.sorry, p.resets, p.idle_timeouts);
+  for (const auto& pk : r.packet) AppendPacketLines(out, pk, /*drops_by_kind=*/true);
   return out;
 }
 
@@ -462,6 +565,7 @@ std::string FormatPrometheus(const StatusReport& r) {
     family(c.name, c.type, c.help);
     Appendf(out, "%s %.17g\n", c.name, c.value);
   }
+  if (!r.packet.empty()) AppendPacketMetrics(out, r.packet);
   if (r.vrrp.empty()) return out;
   struct VrrpFamily {
     const char* name;
@@ -515,6 +619,50 @@ std::string FormatPrometheus(const StatusReport& r) {
     Appendf(out, "lbd_vrrp_master_info{%s,master=%s} 1\n", VrrpLabel(v).c_str(),
             JsonString(v.master_ip).c_str());
   }
+  return out;
+}
+
+std::string FormatFlowsText(const std::vector<PacketReport>& packet, size_t max) {
+  // ipvsadm.c print_conn(): "%-3s %02d:%02d  %-11s %-18s %-18s %s".
+  std::string out =
+      "IPVS connection entries\n"
+      "pro expire state       source             virtual            destination\n";
+  uint64_t total = 0;
+  uint64_t listed = 0;
+  for (const auto& p : packet) {
+    total += p.flows;
+    for (const auto& f : p.flow_list) {
+      Appendf(out, "%-3s %02" PRId64 ":%02" PRId64 "  %-11s %-18s %-18s %s\n", f.protocol.c_str(),
+              f.expires_seconds / 60, f.expires_seconds % 60, f.state.c_str(),
+              ToString(f.client).c_str(), ToString(f.virtual_address).c_str(),
+              ToString(f.server).c_str());
+      ++listed;
+    }
+  }
+  if (listed < total) {
+    Appendf(out, "(%" PRIu64 " more flows not listed; --max %zu)\n", total - listed, max);
+  }
+  return out;
+}
+
+std::string FormatFlowsJson(const std::vector<PacketReport>& packet) {
+  std::string out = "{\"flows\":[";
+  uint64_t total = 0;
+  uint64_t listed = 0;
+  for (const auto& p : packet) {
+    total += p.flows;
+    for (const auto& f : p.flow_list) {
+      Appendf(
+          out,
+          "%s{\"service\":%s,\"protocol\":\"%s\",\"client\":%s,\"virtual\":%s,"
+          "\"server\":%s,\"state\":%s,\"expires\":%" PRId64 "}",
+          listed > 0 ? "," : "", JsonString(p.name).c_str(), f.protocol.c_str(),
+          JsonString(ToString(f.client)).c_str(), JsonString(ToString(f.virtual_address)).c_str(),
+          JsonString(ToString(f.server)).c_str(), JsonString(f.state).c_str(), f.expires_seconds);
+      ++listed;
+    }
+  }
+  Appendf(out, "],\"total\":%" PRIu64 ",\"listed\":%" PRIu64 "}\n", total, listed);
   return out;
 }
 

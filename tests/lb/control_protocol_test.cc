@@ -24,6 +24,18 @@ TEST(ParseCommand, AcceptsEveryCommand) {
   EXPECT_EQ(ParseCommand("enable shop 10.0.0.1:80")->kind, Command::Kind::kEnable);
   EXPECT_EQ(ParseCommand("disable shop 10.0.0.1:80")->kind, Command::Kind::kDisable);
   EXPECT_EQ(ParseCommand("reload")->kind, Command::Kind::kReload);
+  auto f = ParseCommand("flows");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->kind, Command::Kind::kFlows);
+  EXPECT_EQ(f->service, "");
+  EXPECT_EQ(f->max_flows, kDefaultFlowsListed);
+  EXPECT_FALSE(f->json);
+  auto fs = ParseCommand("flows web --max 5 --json");
+  ASSERT_TRUE(fs.ok());
+  EXPECT_EQ(fs->service, "web");
+  EXPECT_EQ(fs->max_flows, 5u);
+  EXPECT_TRUE(fs->json);
+  EXPECT_EQ(ParseCommand("flows --json --max 1000000 web")->service, "web");
   EXPECT_EQ(ParseCommand("weight shop 10.0.0.1:80 0")->weight, 0);
   EXPECT_EQ(ParseCommand("weight shop 10.0.0.1:80 65535")->weight, 65535);
 }
@@ -50,6 +62,14 @@ TEST(ParseCommand, RejectsBadInputWithAClearMessage) {
       {"drain shop 127.0.0.1", "bad real server"},
       {"enable shop 127.0.0.1:0", "bad real server"},
       {"disable", "usage: disable"},
+      {"flows --max", "usage: flows"},
+      {"flows --max 0", "bad --max '0'"},
+      {"flows --max -3", "bad --max"},
+      {"flows --max 1000001", "bad --max"},
+      {"flows --max 12x", "bad --max"},
+      {"flows --max 99999999999999999999999", "bad --max"},
+      {"flows web --verbose", "unknown option '--verbose' for flows"},
+      {"flows web other", "usage: flows"},
       {"\x01\x02\xff", "unknown command '?\?\?'"},
   };
   for (const Case& c : cases) {

@@ -154,20 +154,131 @@ TEST(StatusJson, VrrpInstancesWithCountersAndDropsByKind) {
   }
 }
 
+PacketReport SamplePacket() {
+  PacketReport p;
+  p.name = "shop";
+  p.tun = "lbd0";
+  p.flows = 6;
+  p.packets_read = 72;
+  p.packets_forwarded = 70;
+  p.drops = 2;
+  p.drops_by_kind = {{"no_flow", 1}, {"fragment", 1}, {"too_big", 0}};
+  PacketServerReport a;
+  a.address = ParseEndpoint("10.0.1.2:80").value();
+  a.active = 1;
+  a.inactive = 2;
+  a.flows = 5;
+  a.packets_in = 40;
+  a.bytes_in = 4000;
+  a.packets_out = 30;
+  a.bytes_out = 90000;
+  p.servers = {a};
+  return p;
+}
+
 TEST(StatusText, PacketLinesFollowTheTable) {
   StatusReport r = Sample();
   const std::string plain = FormatStatusText(r);
-  r.packet.push_back({"shop", "lbd0", 6, 72, 70, 2});
+  r.packet.push_back(SamplePacket());
   const std::string text = FormatStatusText(r);
   ASSERT_EQ(text.rfind(plain, 0), 0u);
   EXPECT_EQ(text.substr(plain.size()),
-            "PACKET shop lbd0 flows 6 packets in 72 forwarded 70 drops 2\n");
-  auto j = lbtest::JsonParser::Parse(FormatStatusJson(r));
+            "PACKET shop lbd0 flows 6 packets in 72 forwarded 70 drops 2\n"
+            "PACKET shop 10.0.1.2:80 active 1 inactive 2 flows 5 packets in 40 out 30 bytes in "
+            "4000 out 90000\n");
+  const std::string stats = FormatStatsText(r);
+  EXPECT_NE(
+      stats.find("PACKET shop 10.0.1.2:80 active 1 inactive 2 flows 5 packets in 40 out 30 "
+                 "bytes in 4000 out 90000\nPACKET shop drops no_flow 1 fragment 1 too_big 0\n"),
+      std::string::npos)
+      << stats;
+  for (const std::string& json : {FormatStatusJson(r), FormatStatsJson(r)}) {
+    auto j = lbtest::JsonParser::Parse(json);
+    ASSERT_TRUE(j.has_value()) << json;
+    ASSERT_EQ((*j)["packet"].array().size(), 1u);
+    const auto& p = (*j)["packet"].array()[0];
+    EXPECT_EQ(p["tun"].str(), "lbd0");
+    EXPECT_EQ(p["packets_forwarded"].number(), 70);
+    EXPECT_EQ(p["drops"].number(), 2);
+    EXPECT_EQ(p["drops_by_kind"]["fragment"].number(), 1);
+    ASSERT_EQ(p["servers"].array().size(), 1u);
+    const auto& s = p["servers"].array()[0];
+    EXPECT_EQ(s["address"].str(), "10.0.1.2:80");
+    EXPECT_EQ(s["active"].number(), 1);
+    EXPECT_EQ(s["inactive"].number(), 2);
+    EXPECT_EQ(s["flows"].number(), 5);
+    EXPECT_EQ(s["packets_in"].number(), 40);
+    EXPECT_EQ(s["bytes_in"].number(), 4000);
+    EXPECT_EQ(s["packets_out"].number(), 30);
+    EXPECT_EQ(s["bytes_out"].number(), 90000);
+  }
+}
+
+TEST(Flows, LikeIpvsadmLnc) {
+  PacketReport p = SamplePacket();
+  FlowReport f;
+  f.protocol = "TCP";
+  f.client = ParseEndpoint("10.0.0.2:45678").value();
+  f.virtual_address = ParseEndpoint("10.0.0.100:80").value();
+  f.server = ParseEndpoint("10.0.1.2:80").value();
+  f.state = "ESTABLISHED";
+  f.expires_seconds = 899;
+  FlowReport u = f;
+  u.protocol = "UDP";
+  u.state = "UDP";
+  u.expires_seconds = 65;
+  p.flow_list = {f, u};
+  EXPECT_EQ(FormatFlowsText({p}, 2),
+            "IPVS connection entries\n"
+            "pro expire state       source             virtual            destination\n"
+            "TCP 14:59  ESTABLISHED 10.0.0.2:45678     10.0.0.100:80      10.0.1.2:80\n"
+            "UDP 01:05  UDP         10.0.0.2:45678     10.0.0.100:80      10.0.1.2:80\n"
+            "(4 more flows not listed; --max 2)\n");
+  p.flows = 2;
+  EXPECT_EQ(FormatFlowsText({p}, 2).find("more flows"), std::string::npos);
+  EXPECT_EQ(FormatFlowsText({}, 10),
+            "IPVS connection entries\n"
+            "pro expire state       source             virtual            destination\n");
+  auto j = lbtest::JsonParser::Parse(FormatFlowsJson({p}));
   ASSERT_TRUE(j.has_value());
-  ASSERT_EQ((*j)["packet"].array().size(), 1u);
-  EXPECT_EQ((*j)["packet"].array()[0]["tun"].str(), "lbd0");
-  EXPECT_EQ((*j)["packet"].array()[0]["packets_forwarded"].number(), 70);
-  EXPECT_EQ((*j)["packet"].array()[0]["drops"].number(), 2);
+  ASSERT_EQ((*j)["flows"].array().size(), 2u);
+  const auto& first = (*j)["flows"].array()[0];
+  EXPECT_EQ(first["service"].str(), "shop");
+  EXPECT_EQ(first["protocol"].str(), "TCP");
+  EXPECT_EQ(first["client"].str(), "10.0.0.2:45678");
+  EXPECT_EQ(first["virtual"].str(), "10.0.0.100:80");
+  EXPECT_EQ(first["server"].str(), "10.0.1.2:80");
+  EXPECT_EQ(first["state"].str(), "ESTABLISHED");
+  EXPECT_EQ(first["expires"].number(), 899);
+  EXPECT_EQ((*j)["total"].number(), 2);
+  EXPECT_EQ((*j)["listed"].number(), 2);
+}
+
+TEST(Prometheus, PacketSeriesOnlyWithPacketServices) {
+  EXPECT_EQ(FormatPrometheus(Sample()).find("lbd_packet"), std::string::npos);
+  StatusReport r = Sample();
+  r.packet.push_back(SamplePacket());
+  const std::string text = FormatPrometheus(r);
+  for (const char* line : {
+           "# TYPE lbd_packet_packets_read_total counter\n",
+           "lbd_packet_packets_read_total{service=\"shop\"} 72\n",
+           "lbd_packet_packets_forwarded_total{service=\"shop\"} 70\n",
+           "# TYPE lbd_packet_flows gauge\n",
+           "lbd_packet_flows{service=\"shop\"} 6\n",
+           "# HELP lbd_packet_drops_total ",
+           "lbd_packet_drops_total{service=\"shop\",reason=\"fragment\"} 1\n",
+           "lbd_packet_drops_total{service=\"shop\",reason=\"too_big\"} 0\n",
+           "lbd_packet_real_server_active_flows{service=\"shop\",server=\"10.0.1.2:80\"} 1\n",
+           "lbd_packet_real_server_inactive_flows{service=\"shop\",server=\"10.0.1.2:80\"} 2\n",
+           "lbd_packet_real_server_flows_total{service=\"shop\",server=\"10.0.1.2:80\"} 5\n",
+           "lbd_packet_real_server_packets_in_total{service=\"shop\",server=\"10.0.1.2:80\"} 40\n",
+           "lbd_packet_real_server_bytes_in_total{service=\"shop\",server=\"10.0.1.2:80\"} 4000\n",
+           "lbd_packet_real_server_packets_out_total{service=\"shop\",server=\"10.0.1.2:80\"} 30\n",
+           "lbd_packet_real_server_bytes_out_total{service=\"shop\",server=\"10.0.1.2:80\"} "
+           "90000\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
 }
 
 TEST(Prometheus, VrrpSeriesOnlyWithInstances) {

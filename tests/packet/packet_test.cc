@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -131,6 +132,85 @@ TEST(Checksum, PartialChecksumRewriteCompletesToValid) {
     EXPECT_EQ(VerifyL4(p), 0xffff) << i;
     EXPECT_EQ(InternetChecksum(p.data(), 20), 0) << i;
   }
+}
+
+// A partial checksum (the field holds the pseudo-header sum) completed in
+// place equals the original full checksum.
+TEST(Checksum, CompleteChecksumGivesTheFullOne) {
+  std::mt19937 rng(99);
+  for (int i = 0; i < 200; ++i) {
+    const uint8_t proto = (i % 2) ? kProtoTcp : kProtoUdp;
+    auto p = MakePacket(rng, proto, rng() % 1400);
+    const size_t field = proto == kProtoTcp ? 16 : 6;
+    const size_t l4_len = p.size() - 20;
+    uint8_t pseudo[12];
+    std::memcpy(pseudo, p.data() + 12, 8);
+    pseudo[8] = 0;
+    pseudo[9] = proto;
+    const uint16_t len = htons(static_cast<uint16_t>(l4_len));
+    std::memcpy(pseudo + 10, &len, 2);
+    const uint16_t partial_sum = ChecksumFold(ChecksumPartial(pseudo, 12));
+    std::memcpy(p.data() + 20 + field, &partial_sum, 2);
+    ASSERT_TRUE(CompleteChecksum(p.data(), p.size(), 20, field, proto == kProtoUdp));
+    EXPECT_EQ(VerifyL4(p), 0xffff) << i;
+  }
+  std::vector<uint8_t> small(30);
+  EXPECT_FALSE(CompleteChecksum(small.data(), small.size(), 30, 0, false));
+  EXPECT_FALSE(CompleteChecksum(small.data(), small.size(), 20, 9, false));
+}
+
+// A GSO super-packet cut like tcp_gso_segment(): valid checksums, ids and
+// sequence numbers that advance, flags only where they belong, the payload
+// intact.
+TEST(Segmentation, TcpSegmentsAreValidAndCarryThePayload) {
+  std::mt19937 rng(5);
+  for (size_t payload : {0u, 1u, 1447u, 1448u, 1449u, 5000u, 64000u}) {
+    auto p = MakePacket(rng, kProtoTcp, payload, kTcpAck | kTcpPsh | kTcpFin | kTcpCwr);
+    PacketView v;
+    DropReason reason;
+    ASSERT_TRUE(ParsePacket(p.data(), p.size(), &v, &reason));
+    ASSERT_EQ(TcpHeadersLen(v), 40u);
+    const size_t mss = 1448;
+    const size_t count = TcpSegmentCount(v, mss);
+    EXPECT_EQ(count, payload == 0 ? 1 : (payload + mss - 1) / mss);
+    uint32_t seq0;
+    std::memcpy(&seq0, p.data() + 24, 4);
+    std::vector<uint8_t> joined;
+    for (size_t k = 0; k < count; ++k) {
+      std::vector<uint8_t> seg(kMaxTcpHeaders);
+      const size_t n = WriteTcpSegmentHeaders(v, mss, k, seg.data());
+      seg.resize(40);
+      seg.insert(seg.end(), p.begin() + 40 + static_cast<long>(k * mss),
+                 p.begin() + 40 + static_cast<long>(k * mss + n));
+      joined.insert(joined.end(), seg.begin() + 40, seg.end());
+      EXPECT_EQ(InternetChecksum(seg.data(), 20), 0) << payload << " " << k;
+      EXPECT_EQ(VerifyL4(seg), 0xffff) << payload << " " << k;
+      uint16_t total;
+      std::memcpy(&total, seg.data() + 2, 2);
+      EXPECT_EQ(ntohs(total), seg.size());
+      uint32_t seq;
+      std::memcpy(&seq, seg.data() + 24, 4);
+      EXPECT_EQ(ntohl(seq), ntohl(seq0) + k * mss);
+      const bool last = k + 1 == count;
+      EXPECT_EQ((seg[33] & (kTcpFin | kTcpPsh)) != 0, last) << k;
+      EXPECT_EQ((seg[33] & kTcpCwr) != 0, k == 0) << k;
+      EXPECT_NE(seg[33] & kTcpAck, 0);
+    }
+    EXPECT_TRUE(std::equal(joined.begin(), joined.end(), p.begin() + 40, p.end())) << payload;
+    EXPECT_EQ(joined.size(), payload);
+  }
+  // A data offset beyond the packet, or below 5: nothing to cut.
+  std::mt19937 rng2(6);
+  auto bad = MakePacket(rng2, kProtoTcp, 10);
+  PacketView v;
+  DropReason reason;
+  ASSERT_TRUE(ParsePacket(bad.data(), bad.size(), &v, &reason));
+  bad[32] = 15 << 4;
+  EXPECT_EQ(TcpSegmentCount(v, 1448), 0u);
+  bad[32] = 4 << 4;
+  EXPECT_EQ(TcpSegmentCount(v, 1448), 0u);
+  bad[32] = 5 << 4;
+  EXPECT_EQ(TcpSegmentCount(v, 0), 0u);
 }
 
 TEST(Checksum, UdpWithoutChecksumStaysWithout) {

@@ -36,19 +36,53 @@ constexpr uint64_t kMacKnown = 1ULL << 48;
 // csum_offset; 10 bytes.
 constexpr size_t kVnetHdrLen = 10;
 constexpr uint8_t kVnetNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr size_t kEthHdrLen = 14;      // ETH_HLEN
+constexpr uint8_t kVnetGsoTcpV4 = 1;   // VIRTIO_NET_HDR_GSO_TCPV4
+// Messages per sendmmsg: a batch, or the segments of GSO packets (tun).
+constexpr size_t kMaxMsgs = 64;
+static_assert(kMaxMsgs >= kBatch);
+// Server slots a service can have over its life (servers added by reloads
+// take new slots; a removed server's slot stays for its flows).
+constexpr size_t kMaxServerSlots = 4096;
 
 struct ServerSlot {
   std::shared_ptr<RealServer> rs;
   Endpoint endpoint;
-  int oif = 0;                   // dr/tun: egress interface toward the server
-  int mtu = 1500;                // tun: its MTU
-  uint32_t src_ip = 0;           // tun: outer source address
-  std::atomic<uint64_t> mac{0};  // dr: 6 bytes | kMacKnown
+  std::atomic<bool> removed{false};  // no longer in the Service: no new flows
+  bool nat_rules = false;            // nat: owns the reply rules of `endpoint` (control thread)
+  int oif = 0;                       // dr/tun: egress interface toward the server
+  int mtu = 1500;                    // tun: its MTU
+  uint32_t src_ip = 0;               // tun: outer source address
+  std::atomic<uint64_t> mac{0};      // dr: 6 bytes | kMacKnown
+  std::array<uint8_t, 6> src_mac{};  // dr with offload: the egress interface's address
   std::atomic<uint64_t> flows{0};
   std::atomic<uint64_t> packets_in{0};
   std::atomic<uint64_t> bytes_in{0};
   std::atomic<uint64_t> packets_out{0};
   std::atomic<uint64_t> bytes_out{0};
+};
+
+// Append-only slots, read by the workers without a lock: a slot is complete
+// before size() covers it (release/acquire). Appended by one thread at a time
+// (Init, then SyncServers on the control thread).
+class ServerSlots {
+ public:
+  ServerSlots() : slots_(new std::unique_ptr<ServerSlot>[kMaxServerSlots]) {}
+  size_t size() const { return size_.load(std::memory_order_acquire); }
+  const std::unique_ptr<ServerSlot>& operator[](size_t i) const { return slots_[i]; }
+  const std::unique_ptr<ServerSlot>* begin() const { return slots_.get(); }
+  const std::unique_ptr<ServerSlot>* end() const { return slots_.get() + size(); }
+  bool Append(std::unique_ptr<ServerSlot> slot) {
+    const size_t n = size_.load(std::memory_order_relaxed);
+    if (n == kMaxServerSlots) return false;
+    slots_[n] = std::move(slot);
+    size_.store(n + 1, std::memory_order_release);
+    return true;
+  }
+
+ private:
+  std::unique_ptr<std::unique_ptr<ServerSlot>[]> slots_;
+  std::atomic<size_t> size_{0};
 };
 
 struct Worker {
@@ -67,12 +101,17 @@ struct Worker {
   // Batch state, used by the worker thread only.
   std::vector<uint8_t> bufs;
   std::array<size_t, kBatch> lens{};
-  std::array<mmsghdr, kBatch> msgs{};
-  std::array<std::array<iovec, 2>, kBatch> iovs{};
-  std::array<sockaddr_ll, kBatch> lladdrs{};
-  std::array<sockaddr_in, kBatch> inaddrs{};
-  std::array<std::array<uint8_t, 20>, kBatch> outer{};
-  std::array<uint8_t, kIcmpFragNeededMax> icmp{};
+  std::array<mmsghdr, kMaxMsgs> msgs{};
+  std::array<std::array<iovec, 3>, kMaxMsgs> iovs{};
+  std::array<sockaddr_ll, kMaxMsgs> lladdrs{};
+  std::array<sockaddr_in, kMaxMsgs> inaddrs{};
+  std::array<std::array<uint8_t, 20>, kMaxMsgs> outer{};
+  // dr with offload: virtio_net_hdr + Ethernet header of each frame.
+  std::array<std::array<uint8_t, kVnetHdrLen + kEthHdrLen>, kMaxMsgs> l2{};
+  // tun with offload: the IP and TCP headers of each segment of a GSO packet.
+  std::array<std::array<uint8_t, kMaxTcpHeaders>, kMaxMsgs> seg_hdrs{};
+  // An ICMP error toward a client, after a zeroed virtio_net_hdr (offload).
+  std::array<uint8_t, kVnetHdrLen + kIcmpFragNeededMax> icmp{};
 };
 
 // What Track() decided for one packet.
@@ -98,7 +137,7 @@ class PacketServiceImpl final : public PacketService {
         service_(std::move(service)),
         options_(options),
         clock_(options.clock != nullptr ? options.clock : &SteadyClock()),
-        offload_(options.offload && config.forwarding == Forwarding::kNat),
+        offload_(options.offload),
         persistence_ns_(std::chrono::nanoseconds(config.persistence).count()),
         templates_(std::make_unique<FlowTable>(persistence_ns_ > 0 ? options.max_flows : 1)) {}
 
@@ -106,12 +145,15 @@ class PacketServiceImpl final : public PacketService {
 
   Status Init();
   PacketServiceSnapshot Snapshot(size_t max_flows_listed) const override;
+  Status SyncServers() override;
 
  private:
   int64_t NowNs() const { return clock_->Now().count(); }
   void Shutdown();
   void Run(Worker* w);
   void ProcessBatch(Worker* w, size_t count);
+  // Sends the batch's messages (sendmmsg); *nmsg becomes 0.
+  void Flush(Worker* w, size_t* nmsg);
   bool Track(Worker* w, const PacketView& v, Decision* d, DropReason* reason);
   // The server for a new flow (persistence template, else the scheduler).
   bool PickServer(const PacketView& v, int64_t now, uint32_t* index);
@@ -123,6 +165,11 @@ class PacketServiceImpl final : public PacketService {
   }
   void Maintain();
   void ResolveNeighbours(Netlink* nl, bool trigger);
+  // Appends a slot for `rs` with what its mode needs (nat: reply rules; dr and
+  // tun: the route toward it).
+  Status AddSlot(Netlink* nl, std::shared_ptr<RealServer> rs);
+  // nat: the reply rules for `ep` (add or delete).
+  Status NatRules(Netlink* nl, bool add, Endpoint ep);
 
   const std::string name_;
   const Endpoint vip_;
@@ -130,17 +177,18 @@ class PacketServiceImpl final : public PacketService {
   const std::shared_ptr<Service> service_;
   const PacketServiceOptions options_;
   const Clock* const clock_;
-  // nat only: dr and tun send through sockets that take no GSO packets here.
+  // GSO packets from the tun: nat writes them back, dr sends them whole (an
+  // AF_PACKET socket with PACKET_VNET_HDR), tun cuts them into segments (a
+  // raw socket takes none, and a virtio_net_hdr has no IP-in-IP type).
   const bool offload_;
 
-  std::vector<std::unique_ptr<ServerSlot>> servers_;
+  ServerSlots servers_;
   std::vector<std::unique_ptr<Worker>> workers_;
   TunDevice tun_;
   std::atomic<bool> stop_{false};
-  // What Init() installed, removed by Shutdown().
+  // What Init() installed, removed by Shutdown() (the rules: slots' nat_rules).
   bool vip_route_ = false;
   bool nat_route_ = false;
-  std::vector<std::pair<Endpoint, uint8_t>> nat_rules_;
   std::thread maintainer_;
   std::mutex maintainer_mu_;
   std::condition_variable maintainer_cv_;
@@ -153,12 +201,6 @@ class PacketServiceImpl final : public PacketService {
 Status PacketServiceImpl::Init() {
   if (mode_ == Forwarding::kProxy) return Status::Error(name_ + ": forwarding is proxy");
   const int n = std::max(1, options_.workers);
-  for (const auto& rs : service_->Servers()) {
-    auto slot = std::make_unique<ServerSlot>();
-    slot->rs = rs;
-    slot->endpoint = rs->endpoint();
-    servers_.push_back(std::move(slot));
-  }
   auto tun = OpenTun(options_.tun_name, n, offload_);
   if (!tun.ok()) return tun.status();
   tun_ = std::move(tun.value());
@@ -181,37 +223,11 @@ Status PacketServiceImpl::Init() {
                            std::to_string(options_.nat_table) + ": " + st.message());
     }
     nat_route_ = true;
-    // Replies are told apart by the real server's address, protocol and
-    // port, so that services sharing a real server (on other ports) each get
-    // their own replies.
-    for (const auto& s : servers_) {
-      for (uint8_t proto : {kProtoTcp, kProtoUdp}) {
-        Status st = nl->Rule(true, s->endpoint.ip, 32, proto, s->endpoint.port, options_.nat_table,
-                             options_.nat_rule_priority);
-        if (!st.ok()) {
-          return Status::Error("rule from " + ToString(s->endpoint) + ": " + st.message());
-        }
-        nat_rules_.push_back({s->endpoint, proto});
-      }
-    }
-  } else {
-    for (const auto& s : servers_) {
-      auto route = nl->GetRoute(s->endpoint.ip);
-      if (!route.ok()) {
-        return Status::Error("route to " + Ipv4ToString(s->endpoint.ip) + ": " +
-                             route.status().message());
-      }
-      if (mode_ == Forwarding::kDr && route->gateway != 0) {
-        return Status::Error("dr: real server " + Ipv4ToString(s->endpoint.ip) +
-                             " is not on a directly connected network");
-      }
-      s->oif = route->oif;
-      s->src_ip = route->prefsrc;
-      int mtu = InterfaceMtu(route->oif);
-      if (mtu > 0) s->mtu = mtu;
-    }
-    if (mode_ == Forwarding::kDr) ResolveNeighbours(&nl.value(), /*trigger=*/true);
   }
+  for (const auto& rs : service_->Servers()) {
+    if (Status st = AddSlot(&nl.value(), rs); !st.ok()) return st;
+  }
+  if (mode_ == Forwarding::kDr) ResolveNeighbours(&nl.value(), /*trigger=*/true);
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(options_.max_flows);
     w->tun_fd = tun_.fds[static_cast<size_t>(i)];
@@ -228,7 +244,19 @@ Status PacketServiceImpl::Init() {
     epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->tun_fd, &ev);
     ev.data.fd = w->wake_fd;
     epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->wake_fd, &ev);
-    if (mode_ == Forwarding::kDr) {
+    if (mode_ == Forwarding::kDr && offload_) {
+      // SOCK_RAW with PACKET_VNET_HDR (packet(7)): each frame starts with the
+      // virtio_net_hdr the tun gave (offsets moved past our Ethernet header),
+      // so GSO frames of up to 64 KiB go out whole and the device (or the
+      // stack below it) segments them. Protocol 0 = send only.
+      w->send_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+      const int one = 1;
+      if (w->send_fd >= 0 &&
+          setsockopt(w->send_fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) != 0) {
+        close(w->send_fd);
+        w->send_fd = -1;
+      }
+    } else if (mode_ == Forwarding::kDr) {
       // SOCK_DGRAM: the kernel builds the Ethernet header from sll_addr
       // (packet(7)); protocol 0 = send only, nothing is queued for reading.
       w->send_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -250,6 +278,108 @@ Status PacketServiceImpl::Init() {
   }
   if (mode_ == Forwarding::kDr) maintainer_ = std::thread([this] { Maintain(); });
   return Status::Ok();
+}
+
+Status PacketServiceImpl::NatRules(Netlink* nl, bool add, Endpoint ep) {
+  // Replies are told apart by the real server's address, protocol and port,
+  // so that services sharing a real server (on other ports) each get their
+  // own replies. Adding is all or nothing.
+  Status result = Status::Ok();
+  for (uint8_t proto : {kProtoTcp, kProtoUdp}) {
+    Status st =
+        nl->Rule(add, ep.ip, 32, proto, ep.port, options_.nat_table, options_.nat_rule_priority);
+    if (st.ok()) continue;
+    result = Status::Error("rule from " + ToString(ep) + ": " + st.message());
+    if (add) {
+      if (proto == kProtoUdp) {
+        (void)nl->Rule(false, ep.ip, 32, kProtoTcp, ep.port, options_.nat_table,
+                       options_.nat_rule_priority);
+      }
+      break;
+    }
+  }
+  return result;
+}
+
+Status PacketServiceImpl::AddSlot(Netlink* nl, std::shared_ptr<RealServer> rs) {
+  auto slot = std::make_unique<ServerSlot>();
+  slot->endpoint = rs->endpoint();
+  slot->rs = std::move(rs);
+  if (mode_ == Forwarding::kNat) {
+    // A removed slot of the same address may still hold the rules: take them over.
+    for (const auto& s : servers_) {
+      if (s->nat_rules && s->endpoint == slot->endpoint) {
+        s->nat_rules = false;
+        slot->nat_rules = true;
+      }
+    }
+    if (!slot->nat_rules) {
+      if (Status st = NatRules(nl, true, slot->endpoint); !st.ok()) return st;
+      slot->nat_rules = true;
+    }
+  } else {
+    auto route = nl->GetRoute(slot->endpoint.ip);
+    if (!route.ok()) {
+      return Status::Error("route to " + Ipv4ToString(slot->endpoint.ip) + ": " +
+                           route.status().message());
+    }
+    if (mode_ == Forwarding::kDr && route->gateway != 0) {
+      return Status::Error("dr: real server " + Ipv4ToString(slot->endpoint.ip) +
+                           " is not on a directly connected network");
+    }
+    slot->oif = route->oif;
+    slot->src_ip = route->prefsrc;
+    int mtu = InterfaceMtu(route->oif);
+    if (mtu > 0) slot->mtu = mtu;
+    if (mode_ == Forwarding::kDr && offload_) {
+      auto mac = InterfaceMac(route->oif);
+      if (!mac.ok()) return mac.status();
+      slot->src_mac = *mac;
+    }
+  }
+  const Endpoint ep = slot->endpoint;
+  const bool rules = slot->nat_rules;
+  if (!servers_.Append(std::move(slot))) {
+    if (rules) (void)NatRules(nl, false, ep);
+    return Status::Error("real server " + ToString(ep) + ": more than " +
+                         std::to_string(kMaxServerSlots) +
+                         " real servers over the service's life (restart lbd)");
+  }
+  return Status::Ok();
+}
+
+Status PacketServiceImpl::SyncServers() {
+  auto nl = Netlink::Open();
+  if (!nl.ok()) return nl.status();
+  const ServerList current = service_->Servers();
+  // Gone from the Service: no new flows (Pick() no longer returns it), its
+  // flows continue; nat keeps its reply rules until they have ended.
+  for (const auto& s : servers_) {
+    if (s->removed.load()) continue;
+    const bool kept =
+        std::any_of(current.begin(), current.end(), [&](const auto& rs) { return rs == s->rs; });
+    if (!kept) s->removed.store(true);
+  }
+  std::string errors;
+  bool added = false;
+  for (const auto& rs : current) {
+    const bool known =
+        std::any_of(servers_.begin(), servers_.end(), [&](const auto& s) { return s->rs == rs; });
+    if (known) continue;
+    if (Status st = AddSlot(&nl.value(), rs); !st.ok()) {
+      errors += (errors.empty() ? "" : "; ") + st.message();
+      continue;
+    }
+    added = true;
+  }
+  for (const auto& s : servers_) {
+    if (s->removed.load() && s->nat_rules && s->rs->active() + s->rs->inactive() == 0) {
+      (void)NatRules(&nl.value(), false, s->endpoint);
+      s->nat_rules = false;
+    }
+  }
+  if (added && mode_ == Forwarding::kDr) ResolveNeighbours(&nl.value(), /*trigger=*/true);
+  return errors.empty() ? Status::Ok() : Status::Error(errors);
 }
 
 void PacketServiceImpl::Shutdown() {
@@ -276,14 +406,13 @@ void PacketServiceImpl::Shutdown() {
   }
   auto nl = Netlink::Open();
   if (nl.ok()) {
-    for (const auto& [ep, proto] : nat_rules_) {
-      (void)nl->Rule(false, ep.ip, 32, proto, ep.port, options_.nat_table,
-                     options_.nat_rule_priority);
+    for (const auto& s : servers_) {
+      if (s->nat_rules) (void)NatRules(&nl.value(), false, s->endpoint);
+      s->nat_rules = false;
     }
     if (nat_route_) (void)nl->Route(false, 0, 0, tun_.ifindex, options_.nat_table);
     if (vip_route_) (void)nl->Route(false, vip_.ip, 32, tun_.ifindex, kMainTable);
   }
-  nat_rules_.clear();
   nat_route_ = vip_route_ = false;
   for (auto& w : workers_) {
     for (int fd : {w->tun_fd, w->epoll_fd, w->wake_fd, w->send_fd}) {
@@ -353,9 +482,10 @@ bool PacketServiceImpl::PickServer(const PacketView& v, int64_t now, uint32_t* i
   }
   std::shared_ptr<RealServer> rs =
       service_->Pick(Flow{{v.src_ip, v.src_port}, {v.dst_ip, v.dst_port}});
+  const size_t n = servers_.size();
   uint32_t i = 0;
-  while (rs != nullptr && i < servers_.size() && servers_[i]->rs != rs) ++i;
-  if (rs == nullptr || i == servers_.size()) return false;
+  while (rs != nullptr && i < n && servers_[i]->rs != rs) ++i;
+  if (rs == nullptr || i == n) return false;
   *index = i;
   if (persistence_ns_ > 0) {
     std::lock_guard<std::mutex> lock(templates_mu_);
@@ -505,55 +635,122 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
         ll.sll_ifindex = s.oif;
         ll.sll_halen = 6;
         for (int b = 0; b < 6; ++b) ll.sll_addr[b] = static_cast<uint8_t>(mac >> (40 - 8 * b));
-        w->iovs[nmsg][0] = iovec{v.data, v.len};
         msghdr& m = w->msgs[nmsg].msg_hdr;
         m = msghdr{};
         m.msg_name = &ll;
         m.msg_namelen = sizeof(ll);
         m.msg_iov = w->iovs[nmsg].data();
-        m.msg_iovlen = 1;
+        if (offload_) {
+          // virtio_net_hdr (csum_start and hdr_len now count the Ethernet
+          // header too), then dst MAC, src MAC, EtherType IPv4.
+          uint8_t* l2 = w->l2[nmsg].data();
+          std::memcpy(l2, v.data - kVnetHdrLen, kVnetHdrLen);
+          auto shift = [l2](size_t at) {
+            uint16_t x;
+            std::memcpy(&x, l2 + at, 2);
+            if (x != 0) x = static_cast<uint16_t>(x + kEthHdrLen);
+            std::memcpy(l2 + at, &x, 2);
+          };
+          shift(2);                              // hdr_len
+          if (l2[0] & kVnetNeedsCsum) shift(6);  // csum_start
+          std::memcpy(l2 + kVnetHdrLen, ll.sll_addr, 6);
+          std::memcpy(l2 + kVnetHdrLen + 6, s.src_mac.data(), 6);
+          l2[kVnetHdrLen + 12] = 0x08;
+          l2[kVnetHdrLen + 13] = 0x00;
+          w->iovs[nmsg][0] = iovec{l2, kVnetHdrLen + kEthHdrLen};
+          w->iovs[nmsg][1] = iovec{v.data, v.len};
+          m.msg_iovlen = 2;
+        } else {
+          w->iovs[nmsg][0] = iovec{v.data, v.len};
+          m.msg_iovlen = 1;
+        }
         ++nmsg;
         break;
       }
       case Forwarding::kTun: {
-        if (v.len + 20 > static_cast<size_t>(s.mtu)) {
+        // With offload: a GSO packet is cut into gso_size segments; another
+        // one with a partial checksum gets it completed (the real server's
+        // stack takes the inner packet as it is).
+        size_t mss = 0;
+        if (offload_) {
+          const uint8_t* vh = v.data - kVnetHdrLen;
+          const uint8_t gso_type = vh[1] & 0x7f;  // without VIRTIO_NET_HDR_GSO_ECN
+          uint16_t field[3];                      // gso_size, csum_start, csum_offset
+          std::memcpy(field, vh + 4, sizeof(field));
+          if (gso_type == kVnetGsoTcpV4 && v.protocol == kProtoTcp) {
+            mss = field[0];
+          } else if (gso_type != 0) {
+            Drop(w, DropReason::kUnsupportedProtocol);
+            break;
+          } else if (partial && !CompleteChecksum(v.data, v.len, field[1], field[2],
+                                                  v.protocol == kProtoUdp)) {
+            Drop(w, DropReason::kTruncatedL4);
+            break;
+          }
+        }
+        const size_t hdrs = mss > 0 ? TcpHeadersLen(v) : 0;
+        const size_t segments = mss > 0 ? TcpSegmentCount(v, mss) : 1;
+        if (segments == 0) {
+          Drop(w, DropReason::kTruncatedL4);
+          break;
+        }
+        const size_t biggest = mss > 0 ? std::min(v.len, hdrs + mss) : v.len;
+        if (biggest + 20 > static_cast<size_t>(s.mtu)) {
           // RFC 1191: tell the client the MTU left after our 20 bytes
           // (ip_vs_xmit.c ensure_mtu_is_adequate() for IP-in-IP).
           if (v.dont_fragment) {
-            const size_t n =
-                BuildIcmpFragNeeded(v, vip_.ip, static_cast<uint16_t>(s.mtu - 20), w->icmp.data());
-            (void)!write(w->tun_fd, w->icmp.data(), n);
+            // With offload every write into the tun starts with a
+            // virtio_net_hdr: all zero = a complete packet, no GSO.
+            const size_t hdr = offload_ ? kVnetHdrLen : 0;
+            const size_t n = BuildIcmpFragNeeded(v, vip_.ip, static_cast<uint16_t>(s.mtu - 20),
+                                                 w->icmp.data() + kVnetHdrLen);
+            (void)!write(w->tun_fd, w->icmp.data() + kVnetHdrLen - hdr, n + hdr);
           }
           Drop(w, DropReason::kTooBig);
           break;
         }
-        // RFC 2003 §3.1: outer TTL, DF copied from the inner header.
-        WriteIpv4Header(w->outer[nmsg].data(), kProtoIpip, s.src_ip, d.rs_ip,
-                        static_cast<uint16_t>(v.len + 20), v.dont_fragment, v.data[8]);
-        sockaddr_in& sin = w->inaddrs[nmsg];
-        sin = sockaddr_in{};
-        sin.sin_family = AF_INET;
-        sin.sin_addr.s_addr = htonl(d.rs_ip);
-        w->iovs[nmsg][0] = iovec{w->outer[nmsg].data(), 20};
-        w->iovs[nmsg][1] = iovec{v.data, v.len};
-        msghdr& m = w->msgs[nmsg].msg_hdr;
-        m = msghdr{};
-        m.msg_name = &sin;
-        m.msg_namelen = sizeof(sin);
-        m.msg_iov = w->iovs[nmsg].data();
-        m.msg_iovlen = 2;
-        ++nmsg;
+        for (size_t k = 0; k < segments; ++k) {
+          if (nmsg == kMaxMsgs) Flush(w, &nmsg);
+          size_t inner = v.len;
+          if (mss > 0) {
+            const size_t n = WriteTcpSegmentHeaders(v, mss, k, w->seg_hdrs[nmsg].data());
+            w->iovs[nmsg][1] = iovec{w->seg_hdrs[nmsg].data(), hdrs};
+            w->iovs[nmsg][2] = iovec{v.data + hdrs + k * mss, n};
+            inner = hdrs + n;
+          } else {
+            w->iovs[nmsg][1] = iovec{v.data, v.len};
+          }
+          // RFC 2003 §3.1: outer TTL, DF copied from the inner header.
+          WriteIpv4Header(w->outer[nmsg].data(), kProtoIpip, s.src_ip, d.rs_ip,
+                          static_cast<uint16_t>(inner + 20), v.dont_fragment, v.data[8]);
+          sockaddr_in& sin = w->inaddrs[nmsg];
+          sin = sockaddr_in{};
+          sin.sin_family = AF_INET;
+          sin.sin_addr.s_addr = htonl(d.rs_ip);
+          w->iovs[nmsg][0] = iovec{w->outer[nmsg].data(), 20};
+          msghdr& m = w->msgs[nmsg].msg_hdr;
+          m = msghdr{};
+          m.msg_name = &sin;
+          m.msg_namelen = sizeof(sin);
+          m.msg_iov = w->iovs[nmsg].data();
+          m.msg_iovlen = mss > 0 ? 3 : 2;
+          ++nmsg;
+        }
         break;
       }
       case Forwarding::kProxy:
         break;
     }
   }
+  Flush(w, &nmsg);
+}
+
+void PacketServiceImpl::Flush(Worker* w, size_t* nmsg) {
   // One sendmmsg for the batch; a message the kernel refuses is counted and
   // skipped. At most nmsg rounds.
   size_t sent = 0;
-  while (sent < nmsg) {
-    int r = sendmmsg(w->send_fd, w->msgs.data() + sent, static_cast<unsigned>(nmsg - sent), 0);
+  while (sent < *nmsg) {
+    int r = sendmmsg(w->send_fd, w->msgs.data() + sent, static_cast<unsigned>(*nmsg - sent), 0);
     if (r > 0) {
       w->forwarded.fetch_add(static_cast<uint64_t>(r), std::memory_order_relaxed);
       sent += static_cast<size_t>(r);
@@ -562,6 +759,7 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
       ++sent;
     }
   }
+  *nmsg = 0;
 }
 
 void PacketServiceImpl::Run(Worker* w) {
@@ -654,6 +852,7 @@ PacketServiceSnapshot PacketServiceImpl::Snapshot(size_t max_flows_listed) const
     }
     std::lock_guard<std::mutex> lock(w->mu);
     snap.flows += w->table.size();
+    if (snap.flow_list.size() >= max_flows_listed) continue;  // status and metrics: no walk
     w->table.ForEach([&](const FlowEntry& e) {
       if (snap.flow_list.size() >= max_flows_listed) return;
       FlowInfo f;
@@ -667,6 +866,7 @@ PacketServiceSnapshot PacketServiceImpl::Snapshot(size_t max_flows_listed) const
     });
   }
   for (const auto& s : servers_) {
+    if (s->removed.load(std::memory_order_relaxed)) continue;
     RealServerStats r;
     r.address = s->endpoint;
     r.weight = s->rs->weight();

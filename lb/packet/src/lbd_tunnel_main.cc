@@ -81,34 +81,56 @@ int main(int argc, char** argv) {
   // header (raw(7)); the kernel then sends no protocol-unreachable.
   const int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, lbd::kProtoIpip);
   if (raw < 0) return Fail(std::string("raw socket: ") + strerror(errno));
+  // The director sends in bursts (sendmmsg, and a GSO packet cut into ~45
+  // segments): a default-sized receive buffer overflows and TCP collapses
+  // into retransmissions. FORCE passes rmem_max (we run with CAP_NET_ADMIN).
+  const int rcvbuf = 8 << 20;
+  if (setsockopt(raw, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0) {
+    (void)setsockopt(raw, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  }
   std::fprintf(stderr, "lbd-tunnel: ready on %s\n", dev.c_str());
   uint64_t delivered = 0, dropped = 0;
-  static uint8_t buf[65536];
+  // recvmmsg: up to kBatch packets a call (what a burst from the director
+  // holds); each inner packet is one write into the tun.
+  constexpr size_t kBatch = 64;
+  constexpr size_t kSlot = 65536;
+  std::vector<uint8_t> bufs(kBatch * kSlot);
+  std::vector<mmsghdr> msgs(kBatch);
+  std::vector<iovec> iovs(kBatch);
+  for (size_t k = 0; k < kBatch; ++k) {
+    iovs[k] = iovec{bufs.data() + k * kSlot, kSlot};
+    msgs[k].msg_hdr = msghdr{};
+    msgs[k].msg_hdr.msg_iov = &iovs[k];
+    msgs[k].msg_hdr.msg_iovlen = 1;
+  }
   while (!g_stop) {
     pollfd pfd{raw, POLLIN, 0};
     if (poll(&pfd, 1, 200) <= 0) continue;
     for (int round = 0; round < 64; ++round) {
-      ssize_t n = recv(raw, buf, sizeof(buf), MSG_DONTWAIT);
-      if (n <= 0) break;
-      const size_t len = static_cast<size_t>(n);
-      const size_t outer = len >= 20 ? size_t{static_cast<size_t>(buf[0] & 0x0f) * 4} : 0;
-      if (outer < 20 || outer + 20 > len || buf[9] != lbd::kProtoIpip) {
-        ++dropped;
-        continue;
-      }
-      uint8_t* inner = buf + outer;
-      const size_t inner_len = len - outer;
-      uint32_t dst = 0;
-      std::memcpy(&dst, inner + 16, 4);
-      dst = ntohl(dst);
-      if ((inner[0] >> 4) != 4 || std::find(vips.begin(), vips.end(), dst) == vips.end()) {
-        ++dropped;
-        continue;
-      }
-      if (write(tun_fd, inner, inner_len) == n - static_cast<ssize_t>(outer)) {
-        ++delivered;
-      } else {
-        ++dropped;
+      const int got = recvmmsg(raw, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+      if (got <= 0) break;
+      for (int k = 0; k < got; ++k) {
+        uint8_t* buf = bufs.data() + static_cast<size_t>(k) * kSlot;
+        const size_t len = msgs[static_cast<size_t>(k)].msg_len;
+        const size_t outer = len >= 20 ? static_cast<size_t>(buf[0] & 0x0f) * 4 : 0;
+        if (outer < 20 || outer + 20 > len || buf[9] != lbd::kProtoIpip) {
+          ++dropped;
+          continue;
+        }
+        uint8_t* inner = buf + outer;
+        const size_t inner_len = len - outer;
+        uint32_t dst = 0;
+        std::memcpy(&dst, inner + 16, 4);
+        dst = ntohl(dst);
+        if ((inner[0] >> 4) != 4 || std::find(vips.begin(), vips.end(), dst) == vips.end()) {
+          ++dropped;
+          continue;
+        }
+        if (write(tun_fd, inner, inner_len) == static_cast<ssize_t>(inner_len)) {
+          ++delivered;
+        } else {
+          ++dropped;
+        }
       }
     }
   }

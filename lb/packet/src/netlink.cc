@@ -236,4 +236,22 @@ int InterfaceMtu(int ifindex) {
   return mtu;
 }
 
+Result<MacAddress> InterfaceMac(int ifindex) {
+  char name[IF_NAMESIZE] = {};
+  if (if_indextoname(static_cast<unsigned>(ifindex), name) == nullptr) {
+    return Status::Error("interface " + std::to_string(ifindex) + ": " + strerror(errno));
+  }
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::Error(std::string("socket: ") + strerror(errno));
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, name, std::min<size_t>(std::strlen(name), IFNAMSIZ - 1));
+  const int r = ioctl(fd, SIOCGIFHWADDR, &ifr);
+  const int err = errno;
+  close(fd);
+  if (r != 0) return Status::Error(std::string(name) + ": SIOCGIFHWADDR: " + strerror(err));
+  MacAddress mac;
+  std::memcpy(mac.data(), ifr.ifr_hwaddr.sa_data, 6);
+  return mac;
+}
+
 }  // namespace lbd

@@ -57,6 +57,8 @@ class Netlink {
 
 // Interface index and MTU by name (ioctl); 0 / -1 when unknown.
 int InterfaceMtu(int ifindex);
+// The interface's hardware address (ioctl SIOCGIFHWADDR).
+Result<MacAddress> InterfaceMac(int ifindex);
 
 }  // namespace lbd
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "lbd/packet/checksum.h"
@@ -163,6 +164,58 @@ void RewriteSource(PacketView* p, uint32_t ip, uint16_t port, bool checksum_part
   Rewrite(p, 12, 0, ip, port, checksum_partial);
   p->src_ip = ip;
   p->src_port = port;
+}
+
+bool CompleteChecksum(uint8_t* data, size_t len, size_t csum_start, size_t csum_offset, bool udp) {
+  if (csum_start >= len || csum_offset + 2 > len - csum_start) return false;
+  // The field's pseudo-header sum is summed in with the rest.
+  uint16_t check = InternetChecksum(data + csum_start, len - csum_start);
+  if (udp && check == 0) check = 0xffff;
+  Store16(data + csum_start + csum_offset, check);
+  return true;
+}
+
+size_t TcpHeadersLen(const PacketView& v) {
+  if (v.protocol != kProtoTcp || v.l4_offset + 20 > v.len) return 0;
+  const size_t tcp_len = static_cast<size_t>(v.data[v.l4_offset + 12] >> 4) * 4;
+  if (tcp_len < 20 || v.l4_offset + tcp_len > v.len) return 0;
+  return v.l4_offset + tcp_len;
+}
+
+size_t TcpSegmentCount(const PacketView& v, size_t mss) {
+  const size_t h = TcpHeadersLen(v);
+  if (h == 0 || mss == 0) return 0;
+  const size_t payload = v.len - h;
+  return payload == 0 ? 1 : (payload + mss - 1) / mss;
+}
+
+size_t WriteTcpSegmentHeaders(const PacketView& v, size_t mss, size_t index, uint8_t* out) {
+  const size_t h = TcpHeadersLen(v);
+  const size_t count = TcpSegmentCount(v, mss);
+  const size_t offset = index * mss;
+  const size_t seg = std::min(mss, v.len - h - offset);
+  std::memcpy(out, v.data, h);
+  // IPv4: total length, id, checksum.
+  Store16(out + 2, htons(static_cast<uint16_t>(h + seg)));
+  Store16(out + 4, htons(static_cast<uint16_t>(ntohs(Load16(v.data + 4)) + index)));
+  Store16(out + 10, 0);
+  Store16(out + 10, InternetChecksum(out, v.l4_offset));
+  // TCP: sequence number, flags, checksum over the pseudo-header (RFC 9293
+  // §3.1), the header and this segment's payload.
+  uint8_t* tcp = out + v.l4_offset;
+  Store32(tcp + 4, htonl(ntohl(Load32(v.data + v.l4_offset + 4)) + static_cast<uint32_t>(offset)));
+  if (index + 1 < count) tcp[13] &= static_cast<uint8_t>(~(kTcpFin | kTcpPsh));
+  if (index > 0) tcp[13] &= static_cast<uint8_t>(~kTcpCwr);
+  Store16(tcp + 16, 0);
+  uint8_t pseudo[12];
+  std::memcpy(pseudo, v.data + 12, 8);  // source and destination addresses
+  pseudo[8] = 0;
+  pseudo[9] = kProtoTcp;
+  Store16(pseudo + 10, htons(static_cast<uint16_t>(h - v.l4_offset + seg)));
+  uint32_t sum = ChecksumPartial(pseudo, sizeof(pseudo));
+  sum = ChecksumPartial(tcp, h - v.l4_offset, sum);
+  Store16(tcp + 16, InternetChecksum(v.data + h + offset, seg, sum));
+  return seg;
 }
 
 void WriteIpv4Header(uint8_t* out, uint8_t protocol, uint32_t src_ip, uint32_t dst_ip,

@@ -6,6 +6,7 @@
 // words separated by blanks:
 //   status [--json] | stats [--json] | weight SVC IP:PORT N | drain SVC IP:PORT
 //   enable SVC IP:PORT | disable SVC IP:PORT | reload
+//   flows [SVC] [--max N] [--json]   (nat/dr/tun flow tables, like ipvsadm -Lnc)
 // Reply: a status line "OK" or "ERR <message>", then the body lines (never
 // empty ones: the text tables have none and JSON is one line), then one empty
 // line that ends the reply. Lines longer than kMaxLine bytes are refused with
@@ -26,18 +27,23 @@
 namespace lbd {
 
 inline constexpr size_t kMaxControlLine = 4096;
+// `flows`: flows listed when --max is not given, and the largest --max.
+inline constexpr size_t kDefaultFlowsListed = 1000;
+inline constexpr size_t kMaxFlowsListed = 1000000;
 
 struct Command {
-  enum class Kind { kStatus, kStats, kWeight, kDrain, kEnable, kDisable, kReload };
+  enum class Kind { kStatus, kStats, kWeight, kDrain, kEnable, kDisable, kReload, kFlows };
   Kind kind = Kind::kStatus;
-  bool json = false;    // status, stats
-  std::string service;  // weight, drain, enable, disable
+  bool json = false;    // status, stats, flows
+  std::string service;  // weight, drain, enable, disable; flows (optional: "" = all)
   Endpoint server;      // weight, drain, enable, disable
   int weight = 0;       // weight
+  size_t max_flows = kDefaultFlowsListed;  // flows: 1..kMaxFlowsListed
 };
 
 // A clear error for an unknown command, a wrong number of arguments, an
-// unknown flag, a bad IP:PORT or a weight outside 0..65535.
+// unknown flag, a bad IP:PORT, a weight outside 0..65535 or a --max outside
+// 1..kMaxFlowsListed.
 Result<Command> ParseCommand(std::string_view line);
 
 // The reply framing. `body` may be empty or end with or without a newline;

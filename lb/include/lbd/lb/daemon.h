@@ -19,10 +19,12 @@
 // still open after global.drain_timeout are reset, Run() returns 0.
 //
 // Packet modes (`forwarding: nat|dr|tun`): one PacketRunner per service,
-// created at start; a reload that adds such a service or changes its listen,
-// forwarding or set of real servers is refused (weights, health and
-// `lbctl` commands apply). They are destroyed first thing at SIGTERM/SIGINT
-// (after VRRP): packet flows are not drained.
+// created at start or by the reload that adds the service (a data plane that
+// cannot be set up refuses the reload), destroyed when the service goes. A
+// reload that changes its real servers applies them to the running data
+// plane; one that changes its listen or forwarding replaces the data plane
+// (a warning: its flows are reset). They are destroyed first thing at
+// SIGTERM/SIGINT (after VRRP): packet flows are not drained.
 //
 // VRRP (`vrrp:`): the instances run on the control loop (VrrpRunner); a
 // service has a server up for `track_services` when one of its real servers
@@ -55,6 +57,7 @@
 #include <vector>
 
 #include "lbd/conf/config.h"
+#include "lbd/lb/control_protocol.h"
 #include "lbd/lb/control_server.h"
 #include "lbd/lb/counters.h"
 #include "lbd/lb/health_monitor.h"
@@ -85,6 +88,8 @@ class Daemon {
   // One control-protocol line -> its encoded reply.
   std::string HandleControlLine(std::string_view line);
   StatusReport Report() const;
+  // `flows [SVC] [--max N] [--json]`: the encoded reply.
+  std::string FlowsReply(const Command& c) const;
 
  private:
   struct ServiceState {
@@ -103,6 +108,11 @@ class Daemon {
   explicit Daemon(struct ev_loop* loop);
   Status Apply(const Config& next);
   void Publish();
+  // Phase 2 of Apply for a nat/dr/tun service: `st` gets the data plane
+  // `created` in phase 1, or (`late`) one that replaces old's on the same VIP,
+  // or old's own; a kept one follows the runtime's new set of servers.
+  void SetPacketRunner(ServiceState* old, const VirtualServiceConfig& vs, int workers,
+                       std::shared_ptr<PacketRunner> created, bool late, ServiceState* st);
   ServiceState* FindService(std::string_view name);
   // Puts `server` in or out of its Service and sets its up flag from the
   // health, lbctl disable and inhibit_on_failure state.

@@ -129,6 +129,30 @@ struct VrrpReport {
   uint64_t DroppedTotal() const;
 };
 
+// One real server of a nat/dr/tun service, as its data plane counts it.
+// In is client -> server; out is server -> client through the director
+// (nat only: dr and tun replies bypass it).
+struct PacketServerReport {
+  Endpoint address;
+  int active = 0;      // flows in ESTABLISHED
+  int inactive = 0;    // flows in any other state (UDP flows too)
+  uint64_t flows = 0;  // flows ever scheduled to it
+  uint64_t packets_in = 0;
+  uint64_t bytes_in = 0;
+  uint64_t packets_out = 0;
+  uint64_t bytes_out = 0;
+};
+
+// One line of `ipvsadm -Lnc`.
+struct FlowReport {
+  std::string protocol;  // "TCP" or "UDP"
+  Endpoint client;
+  Endpoint virtual_address;
+  Endpoint server;
+  std::string state;  // ESTABLISHED, SYN_RECV, ...; "UDP" for UDP (as IPVS names it)
+  int64_t expires_seconds = 0;
+};
+
 // The data plane of one nat/dr/tun service.
 struct PacketReport {
   std::string name;
@@ -137,6 +161,11 @@ struct PacketReport {
   uint64_t packets_read = 0;
   uint64_t packets_forwarded = 0;
   uint64_t drops = 0;  // every kind
+  // Every drop kind ("no_flow", "fragment", ...), listed even when 0.
+  std::vector<std::pair<std::string, uint64_t>> drops_by_kind;
+  std::vector<PacketServerReport> servers;
+  // Filled only for `lbctl flows`: at most the number asked for, of `flows`.
+  std::vector<FlowReport> flow_list;
 };
 
 struct StatusReport {
@@ -155,6 +184,12 @@ std::string FormatStatusJson(const StatusReport& r);
 std::string FormatStatsText(const StatusReport& r);
 std::string FormatStatsJson(const StatusReport& r);
 std::string FormatPrometheus(const StatusReport& r);
+// `lbctl flows`: the flow lists of `packet` like `ipvsadm -Lnc`, then, when
+// some flows were not listed, one line `(N more flows not listed; --max M)`.
+std::string FormatFlowsText(const std::vector<PacketReport>& packet, size_t max);
+// {"flows":[{"service","protocol","client","virtual","server","state",
+// "expires"}...],"total":N,"listed":L}
+std::string FormatFlowsJson(const std::vector<PacketReport>& packet);
 
 // "Masq", "Route", "Tunnel", "Proxy" (ipvsadm's Forward column).
 const char* ForwardName(Forwarding f);

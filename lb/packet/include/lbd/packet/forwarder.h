@@ -11,10 +11,12 @@
 //        `from RS lookup TABLE` + `default dev TUN` in TABLE, get the VIP:port
 //        as source and go back into the tun.
 //   dr   the unchanged packet to the real server's MAC through an AF_PACKET
-//        socket on the interface the route to the real server uses.
-//   tun  the packet inside an outer IPv4 header (protocol 4) to the real
-//        server through a raw socket; an encapsulated packet above the path
-//        MTU with DF set gets an ICMP fragmentation-needed back to the client.
+//        socket on the interface the route to the real server uses (GSO
+//        packets whole, with their virtio_net_hdr).
+//   tun  the packet (a GSO packet: each of its segments) inside an outer
+//        IPv4 header (protocol 4) to the real server through a raw socket; an
+//        encapsulated packet above the path MTU with DF set gets an ICMP
+//        fragmentation-needed back to the client.
 // Both TCP and UDP to VIP:port are served (the config has no protocol key).
 // With `persistence` set, a client's new flows go to the server of its
 // template while the template lives (ipvsadm -p).
@@ -56,9 +58,10 @@ struct PacketServiceOptions {
   uint32_t nat_table = 19522;         // Default: 19522.
   uint32_t nat_rule_priority = 1000;  // Default: 1000.
   const Clock* clock = nullptr;       // Default: SteadyClock().
-  // nat: take TCP segments of up to 64 KiB from the tun with their checksum
+  // Take TCP segments of up to 64 KiB from the tun with their checksum
   // partial (IFF_VNET_HDR, TUNSETOFFLOAD), as the kernel forwards them,
-  // instead of 1500-byte packets. Default: true.
+  // instead of 1500-byte packets: nat writes them back, dr sends them whole
+  // (PACKET_VNET_HDR), tun cuts them into segments. Default: true.
   bool offload = true;
 };
 
@@ -105,8 +108,8 @@ std::string FormatSnapshot(const PacketServiceSnapshot& snapshot);
 class PacketService {
  public:
   // REQUIRES: config.forwarding is nat, dr or tun; `service` holds the real
-  // servers (their set is fixed for the PacketService's life; weights and
-  // health may change through `service`). Needs CAP_NET_ADMIN (and
+  // servers (weights and health may change through `service` at any time;
+  // its set of servers changes only together with SyncServers()). Needs CAP_NET_ADMIN (and
   // CAP_NET_RAW for dr/tun). The workers start at once.
   static Result<std::unique_ptr<PacketService>> Create(const VirtualServiceConfig& config,
                                                        std::shared_ptr<Service> service,
@@ -115,7 +118,18 @@ class PacketService {
   PacketService(const PacketService&) = delete;
   PacketService& operator=(const PacketService&) = delete;
 
+  // Servers of removed slots are left out of `servers`.
   virtual PacketServiceSnapshot Snapshot(size_t max_flows_listed) const = 0;
+
+  // After the Service's set of real servers changed (a reload): a new server
+  // gets what its mode needs (nat: its reply rules; dr: its route and MAC,
+  // resolved before this returns or within 1 s; tun: its route and MTU) and
+  // then takes new flows; a removed one takes no new flows, its flows go on,
+  // and (nat) its reply rules go at the first call after they ended, or at
+  // destruction. Error: some new servers could not be set up (named; the
+  // others are): they get no flows (picked, they drop as no_server).
+  // REQUIRES: the thread that called Create().
+  virtual Status SyncServers() = 0;
 
  protected:
   PacketService() = default;

@@ -46,7 +46,9 @@ inline constexpr uint8_t kProtoIpip = 4;
 inline constexpr uint8_t kTcpFin = 0x01;
 inline constexpr uint8_t kTcpSyn = 0x02;
 inline constexpr uint8_t kTcpRst = 0x04;
+inline constexpr uint8_t kTcpPsh = 0x08;
 inline constexpr uint8_t kTcpAck = 0x10;
+inline constexpr uint8_t kTcpCwr = 0x80;
 
 // A validated packet: fields in host byte order, offsets into `data`.
 struct PacketView {
@@ -78,6 +80,30 @@ bool ParsePacket(uint8_t* data, size_t len, PacketView* out, DropReason* reason)
 void RewriteDestination(PacketView* p, uint32_t ip, uint16_t port, bool checksum_partial = false);
 // The same for the source.
 void RewriteSource(PacketView* p, uint32_t ip, uint16_t port, bool checksum_partial = false);
+
+// Completes a partial transport checksum in place (a tun packet with
+// VIRTIO_NET_HDR_F_NEEDS_CSUM, the kernel's skb_checksum_help()): the field at
+// csum_start + csum_offset holds the pseudo-header sum and the checksum
+// covers csum_start..len. `udp`: a result of 0 is sent as 0xffff (RFC 768).
+// False (nothing written) when the offsets lie outside the packet.
+bool CompleteChecksum(uint8_t* data, size_t len, size_t csum_start, size_t csum_offset, bool udp);
+
+// TCP segmentation of a GSO super-packet, as the kernel's tcp_gso_segment():
+// segment k carries payload bytes [k * mss, (k + 1) * mss), its IP id is the
+// original's + k, its sequence number advances by k * mss, FIN and PSH stay
+// on the last segment only, CWR on the first only, and both checksums are
+// complete.
+inline constexpr size_t kMaxTcpHeaders = 60 + 60;  // IPv4 + TCP headers, at most
+// IP + TCP header bytes of a parsed TCP packet; 0 when the TCP data offset
+// is below 5 or beyond the packet.
+size_t TcpHeadersLen(const PacketView& v);
+// Segments of at most `mss` payload bytes (1 for an empty payload); 0 when
+// TcpHeadersLen(v) is 0 or mss is 0.
+size_t TcpSegmentCount(const PacketView& v, size_t mss);
+// Writes segment `index`'s headers (TcpHeadersLen(v) bytes) at `out`; its
+// payload is v.data + TcpHeadersLen(v) + index * mss, and its length is
+// returned. REQUIRES: index < TcpSegmentCount(v, mss).
+size_t WriteTcpSegmentHeaders(const PacketView& v, size_t mss, size_t index, uint8_t* out);
 
 // Writes an IPv4 header (20 bytes, checksum filled) at `out`.
 void WriteIpv4Header(uint8_t* out, uint8_t protocol, uint32_t src_ip, uint32_t dst_ip,
