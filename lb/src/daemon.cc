@@ -542,6 +542,12 @@ void Daemon::UpdateUp(const std::string& service, Endpoint server) {
     } else {
       LBD_LOG(kInfo, "service %s: real server %s back in the table, weight %d", service.c_str(),
               ToString(server).c_str(), options.weight);
+      // A reload while it was out may have retired its data-plane slot.
+      if (st->packet) {
+        if (Status s = st->packet->SyncServers(); !s.ok()) {
+          LBD_LOG(kError, "service %s: %s", service.c_str(), s.message().c_str());
+        }
+      }
     }
   }
   if (!out) (void)svc.SetUp(server, up);
@@ -696,6 +702,7 @@ std::string Daemon::FlowsReply(const Command& c) const {
   for (const auto& st : services_) {
     if (!c.service.empty() && st.config.name != c.service) continue;
     found = true;
+    if (!st.packet && c.service.empty()) continue;  // proxy services have no flow table
     if (!st.packet) {
       return EncodeReply(Status::Error("service " + st.config.name + " forwards " +
                                        ToString(st.config.forwarding) +

@@ -384,6 +384,18 @@ TEST_F(PacketDaemon, NatReloadsAddRemoveAndMoveDataPlanes) {
   for (int i = 0; i < 4; ++i) seen.insert(Get());
   EXPECT_EQ(seen, (std::set<std::string>{"rs1", "rs3"}));
 
+  // Re-added while its flows linger: its old slot takes new flows again.
+  dir_.Write("lbd.yaml", Config(Servers({1, 2, 3})));
+  ASSERT_EQ(Ctl({"reload"}).exit_code, 0) << ReadFile(dir_.File("lbd.log"));
+  seen.clear();
+  for (int i = 0; i < 6; ++i) seen.insert(Get());
+  EXPECT_EQ(seen, (std::set<std::string>{"rs1", "rs2", "rs3"}));
+  EXPECT_NE(Ctl({"status"}).out.find("PACKET web " + Server(2, 8080) + " active "),
+            std::string::npos)
+      << Ctl({"status"}).out;
+  dir_.Write("lbd.yaml", Config(Servers({1, 3})));
+  ASSERT_EQ(Ctl({"reload"}).exit_code, 0);
+
   // A second packet service added, then removed: its device and route come
   // and go. (Its server is another port: one address:port in two nat
   // services at once is not supported, and rs2:8080's rules stay while its
@@ -398,8 +410,15 @@ TEST_F(PacketDaemon, NatReloadsAddRemoveAndMoveDataPlanes) {
   const std::string web2 =
       "  - name: web2\n    listen: 10.201.100.3:80\n    scheduler: rr\n    forwarding: nat\n"
       "    real_servers:\n      - {address: 10.201.0.12:8081}\n";
-  dir_.Write("lbd.yaml", Config(Servers({1, 3})) + web2);
+  // With a proxy service beside them: `flows` lists the packet services only.
+  const std::string proxy =
+      "  - name: px\n    listen: 127.0.0.1:18080\n    real_servers:\n"
+      "      - {address: 127.0.0.1:18081}\n";
+  dir_.Write("lbd.yaml", Config(Servers({1, 3})) + web2 + proxy);
   ASSERT_EQ(Ctl({"reload"}).exit_code, 0) << ReadFile(dir_.File("lbd.log"));
+  EXPECT_EQ(Ctl({"flows"}).exit_code, 0) << Ctl({"flows"}).err;
+  EXPECT_NE(Ctl({"flows", "px"}).err.find("flows are listed for nat, dr and tun"),
+            std::string::npos);
   EXPECT_EQ(Trim(Exec("c", "curl -s --max-time 5 http://10.201.100.3/")), "rs2b");
   EXPECT_NE(Ctl({"status"}).out.find("PACKET web2 lbd1 flows 1 "), std::string::npos)
       << Ctl({"status"}).out;

@@ -363,9 +363,24 @@ Status PacketServiceImpl::SyncServers() {
   std::string errors;
   bool added = false;
   for (const auto& rs : current) {
-    const bool known =
-        std::any_of(servers_.begin(), servers_.end(), [&](const auto& s) { return s->rs == rs; });
-    if (known) continue;
+    auto same =
+        std::find_if(servers_.begin(), servers_.end(), [&](const auto& s) { return s->rs == rs; });
+    if (same != servers_.end() && !(*same)->removed.load()) continue;
+    if (same != servers_.end()) {
+      // Back in the Service (the dest trash revived it: a reload re-added it,
+      // or its health check put it back): its slot takes new flows again.
+      ServerSlot& slot = **same;
+      if (mode_ == Forwarding::kNat && !slot.nat_rules) {
+        if (Status st = NatRules(&nl.value(), true, slot.endpoint); !st.ok()) {
+          errors += (errors.empty() ? "" : "; ") + st.message();
+          continue;
+        }
+        slot.nat_rules = true;
+      }
+      slot.removed.store(false);
+      added = true;
+      continue;
+    }
     if (Status st = AddSlot(&nl.value(), rs); !st.ok()) {
       errors += (errors.empty() ? "" : "; ") + st.message();
       continue;
