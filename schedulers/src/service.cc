@@ -7,31 +7,7 @@
 
 namespace lbd {
 
-class Service::Guard {
- public:
-  explicit Guard(const Service& s) : s_(s) { s_.Lock(); }
-  ~Guard() { s_.Unlock(); }
-  Guard(const Guard&) = delete;
-  Guard& operator=(const Guard&) = delete;
-
- private:
-  const Service& s_;
-};
-
 namespace {
-
-// Spins before sleeping: a critical section is a pick (tens of nanoseconds)
-// or a pointer swap, so a waiter usually gets the lock within a few hundred
-// nanoseconds; longer means the holder was preempted, and then sleeping
-// frees the core for it (with more threads than cores a pure spin lock burns
-// whole time slices).
-constexpr int kSpins = 128;
-
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
 
 std::vector<int> WeightsOf(const ServerList& servers) {
   std::vector<int> w;
@@ -41,30 +17,6 @@ std::vector<int> WeightsOf(const ServerList& servers) {
 }
 
 }  // namespace
-
-// The three-state futex mutex of Drepper's "Futexes Are Tricky" (mutex 3),
-// with a bounded spin first: 0 free, 1 held, 2 held with possible sleepers.
-void Service::Lock() const {
-  int c = 0;
-  for (int spins = 0; spins < kSpins; ++spins) {
-    c = lock_state_.load(std::memory_order_relaxed);
-    if (c == 0 && lock_state_.compare_exchange_weak(c, 1, std::memory_order_acquire,
-                                                    std::memory_order_relaxed)) {
-      return;
-    }
-    if (c == 2) break;  // others already sleep: join them rather than barge
-    CpuRelax();
-  }
-  c = lock_state_.exchange(2, std::memory_order_acquire);
-  while (c != 0) {
-    lock_state_.wait(2, std::memory_order_relaxed);
-    c = lock_state_.exchange(2, std::memory_order_acquire);
-  }
-}
-
-void Service::Unlock() const {
-  if (lock_state_.exchange(0, std::memory_order_release) == 2) lock_state_.notify_one();
-}
 
 Result<std::unique_ptr<Service>> Service::Create(std::string_view scheduler,
                                                  const SchedulerOptions& options) {
@@ -84,7 +36,7 @@ Service::~Service() {
 }
 
 std::shared_ptr<RealServer> Service::Pick(const Flow& flow) {
-  Guard g(*this);
+  std::lock_guard<std::mutex> g(pick_mu_);
   RealServer* rs = scheduler_->Pick(*servers_, flow);
   if (rs == nullptr) return nullptr;
   return rs->shared_from_this();
@@ -102,7 +54,7 @@ void Service::Apply(std::shared_ptr<const ServerList> next, std::vector<int> wei
   sched_internal::TableScheduler::AnyTable table;
   if (table_sched != nullptr) table = table_sched->BuildTable(*next, weights);
   {
-    Guard g(*this);
+    std::lock_guard<std::mutex> g(pick_mu_);
     commit();
     servers_.swap(next);
     if (table_sched != nullptr) {
@@ -210,7 +162,7 @@ Status Service::SetScheduler(std::string_view name, const SchedulerOptions& opti
   // Not yet visible to Pick(): built off the pick lock.
   next->OnServersChanged(*servers_, {ServerChange::Kind::kUpdated, 0});
   {
-    Guard g(*this);
+    std::lock_guard<std::mutex> g(pick_mu_);
     scheduler_.swap(next);
   }
   return Status::Ok();  // the old scheduler is freed here, off the pick lock
@@ -219,7 +171,7 @@ Status Service::SetScheduler(std::string_view name, const SchedulerOptions& opti
 ServerList Service::Servers() const {
   std::shared_ptr<const ServerList> list;
   {
-    Guard g(*this);
+    std::lock_guard<std::mutex> g(pick_mu_);
     list = servers_;
   }
   return *list;
@@ -228,7 +180,7 @@ ServerList Service::Servers() const {
 std::shared_ptr<RealServer> Service::Find(Endpoint endpoint) const {
   std::shared_ptr<const ServerList> list;
   {
-    Guard g(*this);
+    std::lock_guard<std::mutex> g(pick_mu_);
     list = servers_;
   }
   for (const auto& rs : *list) {
@@ -238,7 +190,7 @@ std::shared_ptr<RealServer> Service::Find(Endpoint endpoint) const {
 }
 
 std::string Service::scheduler_name() const {
-  Guard g(*this);
+  std::lock_guard<std::mutex> g(pick_mu_);
   return std::string(scheduler_->name());
 }
 

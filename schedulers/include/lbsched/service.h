@@ -19,8 +19,9 @@
 // concurrently with a mutator sees the service either before or after the
 // change, never a mix; once a mutator returns, every later Pick() sees it.
 // Counters live in the RealServer objects and are updated without any lock.
-// The pick lock spins briefly, then sleeps (futex): bench/README.md,
-// "Scheduler pick cost", has the measurements behind that choice.
+// The pick lock is a std::mutex: with the builds off it, a spin lock and a
+// spin-then-futex lock measured no better, on a 2-core machine with up to 8
+// picking threads (bench/README.md, "The pick lock under contention").
 //
 // Cost of a change: each mutator call that is an event builds the table at
 // once, off the pick lock: about 1 ms for mh's 65537 entries, so adding N
@@ -34,7 +35,6 @@
 #ifndef LBSCHED_SERVICE_H_
 #define LBSCHED_SERVICE_H_
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -80,7 +80,6 @@ class Service {
   std::string scheduler_name() const;
 
  private:
-  class Guard;
   explicit Service(std::unique_ptr<Scheduler> scheduler);
   // REQUIRES: update_mu_ held.
   ServerList::const_iterator FindLocked(Endpoint endpoint) const;
@@ -92,11 +91,9 @@ class Service {
   template <typename Commit>
   void Apply(std::shared_ptr<const ServerList> next, std::vector<int> weights, ServerChange change,
              Commit commit);
-  void Lock() const;
-  void Unlock() const;
 
-  // The pick lock: 0 free, 1 held, 2 held with sleepers.
-  mutable std::atomic<int> lock_state_{0};
+  // The pick lock: held for a Pick() and for the swap that publishes a change.
+  mutable std::mutex pick_mu_;
   // Serializes the mutators (and the readers of trash_).
   mutable std::mutex update_mu_;
   // Written under both locks, so either one is enough to read them.
