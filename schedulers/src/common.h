@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
+#include <vector>
 
 #include "lbsched/scheduler.h"
 
@@ -57,6 +59,64 @@ inline int64_t ConnOverhead(const RealServer& rs) { return rs.overhead(); }
 
 // The kernel's hash_32(val, bits) with GOLDEN_RATIO_32 (include/linux/hash.h).
 inline uint32_t Hash32(uint32_t val, unsigned bits) { return (val * 0x61C88647u) >> (32 - bits); }
+
+// A scheduler whose state after a "dest changed" event is mostly an immutable
+// table (sh/dh buckets, the mh lookup table, wrr's gcd and max weight). Its
+// OnServersChanged() is split in two so that Service builds the table off its
+// pick lock and only swaps it in under the lock (STYLE 7):
+//   BuildTable(): pure, may take milliseconds (mh), runs off the lock;
+//   InstallTable(): O(1) apart from the scheduler's cheap bookkeeping (wrr's
+//   cursor and current weight), runs under the lock.
+// Thread-safety: BuildTable() may run while Pick() runs on another thread
+// (both only read the installed table); InstallTable() and OnServersChanged()
+// need exclusive access, and no BuildTable() may run concurrently with them.
+class TableScheduler : public Scheduler {
+ public:
+  using AnyTable = std::shared_ptr<const void>;
+
+  // The table for `servers` where servers[i] will have weight `weights[i]`
+  // once the change is committed (the weights are passed because the caller
+  // commits the weight change together with the table).
+  // REQUIRES: weights.size() == servers.size().
+  virtual AnyTable BuildTable(const ServerList& servers, std::span<const int> weights) const = 0;
+  // Installs `table` (built by BuildTable() for `servers`) and applies
+  // `change`. On return `table` holds the previous table, so that the caller
+  // frees it after unlocking.
+  virtual void InstallTable(const ServerList& servers, ServerChange change, AnyTable& table) = 0;
+
+  void OnServersChanged(const ServerList& servers, ServerChange change) final {
+    std::vector<int> weights;
+    weights.reserve(servers.size());
+    for (const auto& rs : servers) weights.push_back(rs->weight());
+    AnyTable table = BuildTable(servers, weights);
+    InstallTable(servers, change, table);
+  }
+};
+
+// The typed half of TableScheduler: the concrete class keeps a
+// std::shared_ptr<const Table> that Pick() reads (never null after the first
+// install) and implements Build() and, when it has more state, OnInstalled().
+template <typename Table>
+class TableSchedulerOf : public TableScheduler {
+ public:
+  AnyTable BuildTable(const ServerList& servers, std::span<const int> weights) const final {
+    return Build(servers, weights);
+  }
+  void InstallTable(const ServerList& servers, ServerChange change, AnyTable& table) final {
+    std::shared_ptr<const Table> next = std::static_pointer_cast<const Table>(std::move(table));
+    table = std::move(table_);
+    table_ = std::move(next);
+    OnInstalled(servers, change);
+  }
+
+ protected:
+  virtual std::shared_ptr<const Table> Build(const ServerList& servers,
+                                             std::span<const int> weights) const = 0;
+  // Bookkeeping beyond the table, under the caller's lock. REQUIRES: cheap.
+  virtual void OnInstalled(const ServerList&, ServerChange) {}
+
+  std::shared_ptr<const Table> table_;
+};
 
 // Factories of the private scheduler classes, one file pair each.
 std::unique_ptr<Scheduler> NewRr();

@@ -9,8 +9,9 @@
 //  3. a candidate that is not lblc-overloaded is picked;
 //  4. otherwise wlc over the whole list chooses, and the choice joins the set.
 // Without an entry, wlc chooses and a one-member set is created.
-// Complexity: O(set size + n). Allocates only when the table grows or a set
-// gains a member.
+// The table is bounded as lblc's is (locality_table.h).
+// Complexity: O(set size + n); once per check interval, a check of O(table
+// slots). Allocates only when the table grows or a set gains a member.
 #include <algorithm>
 
 #include "common.h"
@@ -83,7 +84,7 @@ class LblcrScheduler final : public Scheduler {
   explicit LblcrScheduler(const SchedulerOptions& o)
       : clock_(o.clock != nullptr ? *o.clock : SteadyClock()),
         expiration_(o.locality_expiration),
-        table_(o.locality_expiration) {}
+        table_(o) {}
 
   std::string_view name() const override { return "lblcr"; }
   void OnServersChanged(const ServerList&, ServerChange) override {}
@@ -91,6 +92,7 @@ class LblcrScheduler final : public Scheduler {
   RealServer* Pick(const ServerList& servers, const Flow& flow) override {
     const auto now = clock_.Now();
     const uint32_t key = flow.destination.ip;
+    table_.Tick(now);
     if (LblcrEntry* en = table_.Find(key, now)) {
       en->last_use = now;
       RealServer* dest = SetMin(*en);
@@ -114,10 +116,11 @@ class LblcrScheduler final : public Scheduler {
     }
     RealServer* dest = WeightedLeast(servers, ConnOverhead);
     if (dest == nullptr) return nullptr;
-    LblcrEntry& en = table_.Insert(key, now);
-    en.last_use = now;
-    en.last_mod = now;
-    en.set.assign(1, dest->shared_from_this());
+    if (LblcrEntry* en = table_.Insert(key, now)) {  // null: the table is full
+      en->last_use = now;
+      en->last_mod = now;
+      en->set.assign(1, dest->shared_from_this());
+    }
     return dest;
   }
 

@@ -12,9 +12,10 @@
 // coarser. A key (source address,
 // plus source port with hash_port) selects entry hash(key) % M; with
 // hash_fallback an unusable server is skipped by rehashing with salts 1, 2, ...
-// Complexity: O(1) per pick; a change marks the table stale and the next pick
-// rebuilds it in O(M log M) expected probes, 4 bytes per entry.
-// No allocation when picking, except in that rebuild.
+// Complexity: O(1) per pick, no allocation. A change builds a new table in
+// O(M log M) expected probes (about 1 ms for M = 65537), 4 bytes per entry,
+// off the service's lock: picks keep using the old table meanwhile, and the
+// new one is swapped in under the lock (TableSchedulerOf, STYLE 7).
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -40,54 +41,87 @@ constexpr uint64_t kSeedSkip = 2;
 constexpr uint64_t kSeedKey = 3;
 constexpr uint32_t kEmpty = UINT32_MAX;
 
-class MhScheduler final : public Scheduler {
+// The immutable state a pick reads. Tables built from the same (address,
+// weight) list share their lookup array.
+struct MhTable {
+  std::shared_ptr<const std::vector<uint32_t>> lookup;  // entry -> index into servers
+  std::vector<RealServer*> servers;                     // weight > 0 at build time
+  std::vector<std::pair<Endpoint, int>> signature;      // what `lookup` was built from
+};
+
+class MhScheduler final : public TableSchedulerOf<MhTable> {
  public:
   explicit MhScheduler(const SchedulerOptions& o)
-      : port_(o.hash_port), fallback_(o.hash_fallback), table_(o.mh_table_size, kEmpty) {}
+      : port_(o.hash_port), fallback_(o.hash_fallback), size_(o.mh_table_size) {
+    table_ = std::make_shared<const MhTable>();
+  }
 
   std::string_view name() const override { return "mh"; }
 
-  // The table depends only on the list at pick time, so a change just marks
-  // it stale: a burst of changes (a reload, a trace) costs one rebuild.
-  void OnServersChanged(const ServerList&, ServerChange) override { stale_ = true; }
-
-  RealServer* Pick(const ServerList& servers, const Flow& flow) override {
-    if (stale_) Rebuild(servers);
-    return Lookup(flow);
+  RealServer* Pick(const ServerList&, const Flow& flow) override {
+    const MhTable& t = *table_;
+    if (t.servers.empty()) return nullptr;
+    const std::vector<uint32_t>& lookup = *t.lookup;
+    uint64_t key = (uint64_t{flow.source.ip} << 16) | (port_ ? flow.source.port : 0u);
+    RealServer* d = t.servers[lookup[Mix(key, kSeedKey) % lookup.size()]];
+    if (Usable(*d)) return d;
+    if (!fallback_) return nullptr;
+    // A bounded walk of rehashes; every entry is filled, so this only fails
+    // when (nearly) no server is usable.
+    const uint64_t limit = std::min<uint64_t>(lookup.size(), 4 * t.servers.size() + 64);
+    for (uint64_t salt = 1; salt < limit; ++salt) {
+      d = t.servers[lookup[Mix(key, kSeedKey + salt * 0x10001) % lookup.size()]];
+      if (Usable(*d)) return d;
+    }
+    // Last resort, so that fallback never fails while a server is usable.
+    const size_t n = t.servers.size();
+    const size_t start = Mix(key, kSeedKey) % n;
+    for (size_t k = 0; k < n; ++k) {
+      d = t.servers[(start + k) % n];
+      if (Usable(*d)) return d;
+    }
+    return nullptr;
   }
 
  private:
-  void Rebuild(const ServerList& servers) {
-    stale_ = false;
-    // The table is a function of the (address, weight) list of the servers
-    // with weight > 0: an unchanged list (a weight set to its old value, a
-    // down/up pair between two picks) keeps it; only the server objects are
-    // refreshed (a removed and re-added address is a new object).
-    signature_scratch_.clear();
-    servers_.clear();
-    for (const auto& rs : servers) {
-      if (rs->weight() <= 0) continue;
-      signature_scratch_.push_back({rs->endpoint(), rs->weight()});
-      servers_.push_back(rs.get());
+  std::shared_ptr<const MhTable> Build(const ServerList& servers,
+                                       std::span<const int> weights) const override {
+    auto t = std::make_shared<MhTable>();
+    for (size_t i = 0; i < servers.size(); ++i) {
+      if (weights[i] <= 0) continue;
+      t->signature.push_back({servers[i]->endpoint(), weights[i]});
+      t->servers.push_back(servers[i].get());
     }
-    if (built_ && signature_scratch_ == signature_) return;
-    built_ = true;
-    signature_.swap(signature_scratch_);
-    std::fill(table_.begin(), table_.end(), kEmpty);
-    const auto m = static_cast<uint32_t>(table_.size());
+    // The lookup array is a function of the (address, weight) list of the
+    // servers with weight > 0: an unchanged list (a weight set to its old
+    // value, a down/up pair) keeps it; only the server objects are refreshed
+    // (a removed and re-added address is a new object).
+    if (table_ && table_->lookup && t->signature == table_->signature) {
+      t->lookup = table_->lookup;
+    } else if (!t->servers.empty()) {
+      t->lookup = Populate(t->signature);
+    }
+    return t;
+  }
+
+  // Maglev's population (NSDI 2016 section 3.4, pseudocode 1), with quotas for
+  // weights.
+  std::shared_ptr<const std::vector<uint32_t>> Populate(
+      const std::vector<std::pair<Endpoint, int>>& servers) const {
+    auto table = std::make_shared<std::vector<uint32_t>>(size_, kEmpty);
+    const uint32_t m = size_;
     struct Perm {
       uint32_t pos, skip;  // next preferred entry, and the stride (offset + k * skip) % m
       int64_t weight, filled;
     };
     std::vector<Perm> perms;
-    for (const auto& rs : servers) {
-      int w = rs->weight();
-      if (w <= 0) continue;
-      uint64_t key = (uint64_t{rs->endpoint().ip} << 16) | rs->endpoint().port;
+    perms.reserve(servers.size());
+    for (const auto& [ep, w] : servers) {
+      uint64_t key = (uint64_t{ep.ip} << 16) | ep.port;
       perms.push_back({static_cast<uint32_t>(Mix(key, kSeedOffset) % m),
                        static_cast<uint32_t>(Mix(key, kSeedSkip) % (m - 1) + 1), w, 0});
     }
-    if (perms.empty()) return;
+    std::vector<uint32_t>& entries = *table;
     // Server i claims its next free preferred entry.
     auto claim = [&](uint32_t i) {
       Perm& p = perms[i];
@@ -96,8 +130,8 @@ class MhScheduler final : public Scheduler {
         c = p.pos;
         p.pos += p.skip;
         if (p.pos >= m) p.pos -= m;
-      } while (table_[c] != kEmpty);
-      table_[c] = i;
+      } while (entries[c] != kEmpty);
+      entries[c] = i;
       ++p.filled;
     };
     // Quotas proportional to weight: floor(M * w / W), the remainder one each to
@@ -129,39 +163,12 @@ class MhScheduler final : public Scheduler {
       }
       active.resize(keep);
     }
-  }
-
-  RealServer* Lookup(const Flow& flow) const {
-    if (servers_.empty()) return nullptr;
-    uint64_t key = (uint64_t{flow.source.ip} << 16) | (port_ ? flow.source.port : 0u);
-    RealServer* d = servers_[table_[Mix(key, kSeedKey) % table_.size()]];
-    if (Usable(*d)) return d;
-    if (!fallback_) return nullptr;
-    // A bounded walk of rehashes; every entry is filled, so this only fails
-    // when (nearly) no server is usable.
-    const uint64_t limit = std::min<uint64_t>(table_.size(), 4 * servers_.size() + 64);
-    for (uint64_t salt = 1; salt < limit; ++salt) {
-      d = servers_[table_[Mix(key, kSeedKey + salt * 0x10001) % table_.size()]];
-      if (Usable(*d)) return d;
-    }
-    // Last resort, so that fallback never fails while a server is usable.
-    const size_t n = servers_.size();
-    const size_t start = Mix(key, kSeedKey) % n;
-    for (size_t k = 0; k < n; ++k) {
-      d = servers_[(start + k) % n];
-      if (Usable(*d)) return d;
-    }
-    return nullptr;
+    return table;
   }
 
   const bool port_;
   const bool fallback_;
-  std::vector<uint32_t> table_;       // entry -> index into servers_
-  std::vector<RealServer*> servers_;  // servers with weight > 0 at the last rebuild
-  bool stale_ = true;
-  bool built_ = false;
-  std::vector<std::pair<Endpoint, int>> signature_;  // what the table was built from
-  std::vector<std::pair<Endpoint, int>> signature_scratch_;
+  const uint32_t size_;
 };
 
 }  // namespace

@@ -54,6 +54,14 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Create(std::string_view name,
     if (options.locality_expiration.count() <= 0) {
       return Status::Error("locality expiration must be positive");
     }
+    if (options.locality_check_interval.count() <= 0 ||
+        options.locality_entry_timeout.count() <= 0) {
+      return Status::Error("locality check interval and entry timeout must be positive");
+    }
+    if (options.locality_soft_limit == 0 || options.locality_max_entries == 0 ||
+        options.locality_max_entries > (size_t{1} << 30)) {
+      return Status::Error("locality soft limit must be positive and max entries in 1..2^30");
+    }
     return name == "lblc" ? NewLblc(options) : NewLblcr(options);
   }
   if (name == "mh") {

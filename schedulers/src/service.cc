@@ -1,40 +1,22 @@
 #include "lbsched/service.h"
 
 #include <algorithm>
-#include <thread>
+#include <utility>
+
+#include "common.h"
 
 namespace lbd {
 
-class Service::Guard {
- public:
-  explicit Guard(const Service& s) : s_(s) { s_.Lock(); }
-  ~Guard() { s_.Unlock(); }
-  Guard(const Guard&) = delete;
-  Guard& operator=(const Guard&) = delete;
+namespace {
 
- private:
-  const Service& s_;
-};
-
-void Service::Lock() const {
-  // Test-and-test-and-set; the critical sections are a few hundred
-  // nanoseconds at most, so spinning beats parking.
-  for (int spins = 0;; ++spins) {
-    if (!locked_.exchange(true, std::memory_order_acquire)) return;
-    while (locked_.load(std::memory_order_relaxed)) {
-      if (++spins > 1000) {
-        std::this_thread::yield();
-        spins = 0;
-      } else {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-      }
-    }
-  }
+std::vector<int> WeightsOf(const ServerList& servers) {
+  std::vector<int> w;
+  w.reserve(servers.size() + 1);
+  for (const auto& rs : servers) w.push_back(rs->weight());
+  return w;
 }
 
-void Service::Unlock() const { locked_.store(false, std::memory_order_release); }
+}  // namespace
 
 Result<std::unique_ptr<Service>> Service::Create(std::string_view scheduler,
                                                  const SchedulerOptions& options) {
@@ -44,24 +26,44 @@ Result<std::unique_ptr<Service>> Service::Create(std::string_view scheduler,
   return svc;
 }
 
-Service::Service(std::unique_ptr<Scheduler> scheduler) : scheduler_(std::move(scheduler)) {
-  scheduler_->OnServersChanged(servers_, {ServerChange::Kind::kUpdated, 0});
+Service::Service(std::unique_ptr<Scheduler> scheduler)
+    : scheduler_(std::move(scheduler)), servers_(std::make_shared<const ServerList>()) {
+  scheduler_->OnServersChanged(*servers_, {ServerChange::Kind::kUpdated, 0});
 }
 
 Service::~Service() {
-  for (auto& rs : servers_) rs->SetAvailable(false);
+  for (auto& rs : *servers_) rs->SetAvailable(false);
 }
 
 std::shared_ptr<RealServer> Service::Pick(const Flow& flow) {
-  Guard g(*this);
-  RealServer* rs = scheduler_->Pick(servers_, flow);
+  std::lock_guard<std::mutex> g(pick_mu_);
+  RealServer* rs = scheduler_->Pick(*servers_, flow);
   if (rs == nullptr) return nullptr;
   return rs->shared_from_this();
 }
 
 ServerList::const_iterator Service::FindLocked(Endpoint endpoint) const {
-  return std::find_if(servers_.begin(), servers_.end(),
+  return std::find_if(servers_->begin(), servers_->end(),
                       [&](const auto& rs) { return rs->endpoint() == endpoint; });
+}
+
+template <typename Commit>
+void Service::Apply(std::shared_ptr<const ServerList> next, std::vector<int> weights,
+                    ServerChange change, Commit commit) {
+  auto* table_sched = dynamic_cast<sched_internal::TableScheduler*>(scheduler_.get());
+  sched_internal::TableScheduler::AnyTable table;
+  if (table_sched != nullptr) table = table_sched->BuildTable(*next, weights);
+  {
+    std::lock_guard<std::mutex> g(pick_mu_);
+    commit();
+    servers_.swap(next);
+    if (table_sched != nullptr) {
+      table_sched->InstallTable(*servers_, change, table);
+    } else {
+      scheduler_->OnServersChanged(*servers_, change);
+    }
+  }
+  // The old list and the old table are freed here, off the pick lock.
 }
 
 Result<std::shared_ptr<RealServer>> Service::AddServer(Endpoint endpoint,
@@ -69,8 +71,8 @@ Result<std::shared_ptr<RealServer>> Service::AddServer(Endpoint endpoint,
   if (options.weight < 0 || options.weight > kMaxWeight) {
     return Status::Error("weight " + std::to_string(options.weight) + " out of range 0..65535");
   }
-  Guard g(*this);
-  if (FindLocked(endpoint) != servers_.end()) {
+  std::lock_guard<std::mutex> u(update_mu_);
+  if (FindLocked(endpoint) != servers_->end()) {
     return Status::Error("real server " + ToString(endpoint) + " already in the service");
   }
   std::shared_ptr<RealServer> rs;
@@ -81,28 +83,37 @@ Result<std::shared_ptr<RealServer>> Service::AddServer(Endpoint endpoint,
     if (t && t->endpoint() == endpoint) {
       rs = std::move(t);
       trash_.erase(it);
-      rs->SetConfiguredWeight(options.weight);
-      rs->SetThresholds(options.upper_threshold, options.lower_threshold);
-      rs->SetUp(true);
-      rs->SetAvailable(true);
       break;
     }
   }
-  if (!rs) rs = std::make_shared<RealServer>(endpoint, options);
-  servers_.push_back(rs);
-  scheduler_->OnServersChanged(servers_, {ServerChange::Kind::kAdded, servers_.size() - 1});
+  const bool revived = rs != nullptr;
+  if (!revived) rs = std::make_shared<RealServer>(endpoint, options);
+  auto next = std::make_shared<ServerList>(*servers_);
+  next->push_back(rs);
+  std::vector<int> weights = WeightsOf(*servers_);
+  weights.push_back(options.weight);  // a revived server comes back up
+  Apply(std::move(next), std::move(weights), {ServerChange::Kind::kAdded, servers_->size()}, [&] {
+    if (!revived) return;
+    rs->SetConfiguredWeight(options.weight);
+    rs->SetThresholds(options.upper_threshold, options.lower_threshold);
+    rs->SetUp(true);
+    rs->SetAvailable(true);
+  });
   return rs;
 }
 
 Status Service::RemoveServer(Endpoint endpoint) {
-  Guard g(*this);
+  std::lock_guard<std::mutex> u(update_mu_);
   auto it = FindLocked(endpoint);
-  if (it == servers_.end()) return Status::Error("no real server " + ToString(endpoint));
-  size_t index = static_cast<size_t>(it - servers_.begin());
-  (*it)->SetAvailable(false);
-  trash_.push_back(*it);
-  servers_.erase(it);
-  scheduler_->OnServersChanged(servers_, {ServerChange::Kind::kRemoved, index});
+  if (it == servers_->end()) return Status::Error("no real server " + ToString(endpoint));
+  const size_t index = static_cast<size_t>(it - servers_->begin());
+  std::shared_ptr<RealServer> rs = *it;
+  auto next = std::make_shared<ServerList>(*servers_);
+  next->erase(next->begin() + static_cast<ptrdiff_t>(index));
+  std::vector<int> weights = WeightsOf(*next);
+  trash_.push_back(rs);
+  Apply(std::move(next), std::move(weights), {ServerChange::Kind::kRemoved, index},
+        [&] { rs->SetAvailable(false); });
   return Status::Ok();
 }
 
@@ -110,30 +121,35 @@ Status Service::SetWeight(Endpoint endpoint, int weight) {
   if (weight < 0 || weight > kMaxWeight) {
     return Status::Error("weight " + std::to_string(weight) + " out of range 0..65535");
   }
-  Guard g(*this);
+  std::lock_guard<std::mutex> u(update_mu_);
   auto it = FindLocked(endpoint);
-  if (it == servers_.end()) return Status::Error("no real server " + ToString(endpoint));
-  (*it)->SetConfiguredWeight(weight);
-  scheduler_->OnServersChanged(
-      servers_, {ServerChange::Kind::kUpdated, static_cast<size_t>(it - servers_.begin())});
+  if (it == servers_->end()) return Status::Error("no real server " + ToString(endpoint));
+  const size_t index = static_cast<size_t>(it - servers_->begin());
+  RealServer& rs = **it;
+  std::vector<int> weights = WeightsOf(*servers_);
+  weights[index] = rs.up() ? weight : 0;
+  Apply(servers_, std::move(weights), {ServerChange::Kind::kUpdated, index},
+        [&] { rs.SetConfiguredWeight(weight); });
   return Status::Ok();
 }
 
 Status Service::SetUp(Endpoint endpoint, bool up) {
-  Guard g(*this);
+  std::lock_guard<std::mutex> u(update_mu_);
   auto it = FindLocked(endpoint);
-  if (it == servers_.end()) return Status::Error("no real server " + ToString(endpoint));
+  if (it == servers_->end()) return Status::Error("no real server " + ToString(endpoint));
   if ((*it)->up() == up) return Status::Ok();
-  (*it)->SetUp(up);
-  scheduler_->OnServersChanged(
-      servers_, {ServerChange::Kind::kUpdated, static_cast<size_t>(it - servers_.begin())});
+  const size_t index = static_cast<size_t>(it - servers_->begin());
+  RealServer& rs = **it;
+  std::vector<int> weights = WeightsOf(*servers_);
+  weights[index] = up ? rs.configured_weight() : 0;
+  Apply(servers_, std::move(weights), {ServerChange::Kind::kUpdated, index}, [&] { rs.SetUp(up); });
   return Status::Ok();
 }
 
 Status Service::SetThresholds(Endpoint endpoint, uint32_t upper, uint32_t lower) {
-  Guard g(*this);
+  std::lock_guard<std::mutex> u(update_mu_);
   auto it = FindLocked(endpoint);
-  if (it == servers_.end()) return Status::Error("no real server " + ToString(endpoint));
+  if (it == servers_->end()) return Status::Error("no real server " + ToString(endpoint));
   (*it)->SetThresholds(upper, lower);
   return Status::Ok();
 }
@@ -141,25 +157,40 @@ Status Service::SetThresholds(Endpoint endpoint, uint32_t upper, uint32_t lower)
 Status Service::SetScheduler(std::string_view name, const SchedulerOptions& options) {
   auto sched = Scheduler::Create(name, options);
   if (!sched.ok()) return sched.status();
-  Guard g(*this);
-  scheduler_ = std::move(sched).value();
-  scheduler_->OnServersChanged(servers_, {ServerChange::Kind::kUpdated, 0});
-  return Status::Ok();
+  std::unique_ptr<Scheduler> next = std::move(sched).value();
+  std::lock_guard<std::mutex> u(update_mu_);
+  // Not yet visible to Pick(): built off the pick lock.
+  next->OnServersChanged(*servers_, {ServerChange::Kind::kUpdated, 0});
+  {
+    std::lock_guard<std::mutex> g(pick_mu_);
+    scheduler_.swap(next);
+  }
+  return Status::Ok();  // the old scheduler is freed here, off the pick lock
 }
 
 ServerList Service::Servers() const {
-  Guard g(*this);
-  return servers_;
+  std::shared_ptr<const ServerList> list;
+  {
+    std::lock_guard<std::mutex> g(pick_mu_);
+    list = servers_;
+  }
+  return *list;
 }
 
 std::shared_ptr<RealServer> Service::Find(Endpoint endpoint) const {
-  Guard g(*this);
-  auto it = FindLocked(endpoint);
-  return it == servers_.end() ? nullptr : *it;
+  std::shared_ptr<const ServerList> list;
+  {
+    std::lock_guard<std::mutex> g(pick_mu_);
+    list = servers_;
+  }
+  for (const auto& rs : *list) {
+    if (rs->endpoint() == endpoint) return rs;
+  }
+  return nullptr;
 }
 
 std::string Service::scheduler_name() const {
-  Guard g(*this);
+  std::lock_guard<std::mutex> g(pick_mu_);
   return std::string(scheduler_->name());
 }
 

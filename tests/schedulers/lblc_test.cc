@@ -99,5 +99,20 @@ TEST(Lblc, ReaddedServerIsTheSameObject) {
   EXPECT_EQ(a->weight(), 2);
 }
 
+TEST(Lblc, FloodOfDestinationsIsBoundedAndIdleEntriesExpire) {
+  testing::ExpectFloodBounded("lblc");
+}
+
+TEST(Lblc, TableLimitsMustBePositive) {
+  for (std::string_view s : {"lblc", "lblcr"}) {
+    EXPECT_TRUE(Scheduler::Create(s, {.locality_max_entries = 1}).ok());
+    EXPECT_FALSE(Scheduler::Create(s, {.locality_max_entries = 0}).ok());
+    EXPECT_FALSE(Scheduler::Create(s, {.locality_max_entries = (size_t{1} << 30) + 1}).ok());
+    EXPECT_FALSE(Scheduler::Create(s, {.locality_soft_limit = 0}).ok());
+    EXPECT_FALSE(Scheduler::Create(s, {.locality_check_interval = 0s}).ok());
+    EXPECT_FALSE(Scheduler::Create(s, {.locality_entry_timeout = -1s}).ok());
+  }
+}
+
 }  // namespace
 }  // namespace lbd

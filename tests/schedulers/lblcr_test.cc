@@ -102,5 +102,9 @@ TEST_F(Lblcr, EntryUnusedLongerThanExpirationIsDropped) {
   EXPECT_EQ(h_.PickDst(kD), 'C');
 }
 
+TEST(LblcrTable, FloodOfDestinationsIsBoundedAndIdleEntriesExpire) {
+  testing::ExpectFloodBounded("lblcr");
+}
+
 }  // namespace
 }  // namespace lbd

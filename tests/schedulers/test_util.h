@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "lbsched/service.h"
@@ -69,6 +70,39 @@ class Harness {
   std::unique_ptr<Service> svc_;
   int next_ = 0;
 };
+
+// lblc/lblcr under a flood of distinct destinations (kernel periodic check +
+// lbd's hard cap, schedulers/src/locality_table.h), seen through picks only:
+// with idle servers every new destination goes to A (first on the tie); once A
+// is busier, wlc says B, so a destination still picking A is one the table
+// remembers. Soft limit 100, hard cap 1000, 24 h expiration.
+inline void ExpectFloodBounded(std::string_view sched) {
+  using namespace std::chrono_literals;
+  FakeClock clock;
+  Harness h(sched, {.locality_expiration = 24h,
+                    .locality_soft_limit = 100,
+                    .locality_max_entries = 1000,
+                    .clock = &clock});
+  h.AddAll({1, 1});
+  auto dst = [](uint32_t d) { return 0x0C000000u + d; };
+  // 20 000 destinations in 20 s: far more than the cap.
+  for (uint32_t d = 0; d < 20'000; ++d, clock.Advance(1ms)) ASSERT_EQ(h.PickDst(dst(d)), 'A');
+  h.At(0)->SetCounters(0, 1);  // A busier (overhead 1 > 0), not lblc-overloaded
+  // At the cap the first 1000 are remembered and later ones were not stored
+  // (and still are not: the table is full).
+  for (uint32_t d = 0; d < 1000; d += 37) ASSERT_EQ(h.PickDst(dst(d)), 'A') << d;
+  for (uint32_t d = 1000; d < 20'000; d += 997) ASSERT_EQ(h.PickDst(dst(d)), 'B') << d;
+  // 30 minutes pass; destinations 0..9 stay in use. From the 6th minute each
+  // check (every 60 s, above the soft limit) drops min(4/3 * excess, 100 / 2)
+  // entries idle for 6 min, down to the soft limit.
+  for (int minute = 0; minute < 30; ++minute) {
+    clock.Advance(60s);
+    for (uint32_t d = 0; d < 10; ++d) ASSERT_EQ(h.PickDst(dst(d)), 'A') << d;
+  }
+  size_t remembered = 0;
+  for (uint32_t d = 0; d < 1000; ++d) remembered += h.PickDst(dst(d)) == 'A' ? 1 : 0;
+  EXPECT_EQ(remembered, 100u);  // the soft limit: the 10 in use and 90 idle ones
+}
 
 // The multiplicative inverse of an odd number modulo 2^32 (Newton's iteration:
 // each step doubles the correct low bits, 3 -> 6 -> 12 -> 24 -> 48).

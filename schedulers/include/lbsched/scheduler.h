@@ -6,9 +6,11 @@
 // Scheduler::Create(name). Most users want Service (service.h), which owns the
 // server list and a scheduler and adds the locking.
 //
-// Thread-safety: none. A Scheduler is driven by one caller at a time; Service
-// serializes OnServersChanged() and Pick() with one short lock, as the kernel
-// serializes them with svc->sched_lock.
+// Thread-safety: none. A Scheduler is driven by one caller at a time. Service
+// serializes Pick() and the changes with one short lock, as the kernel does
+// with svc->sched_lock, but builds the tables of a change (sh/dh buckets, the
+// mh lookup table, wrr's gcd scan) off that lock through a private interface
+// and only swaps them in under it (service.h).
 #ifndef LBSCHED_SCHEDULER_H_
 #define LBSCHED_SCHEDULER_H_
 
@@ -49,6 +51,29 @@ struct SchedulerOptions {
   // old a server set must be before its most loaded member is dropped.
   // Default: 24 h (the kernel's lblc_expiration / lblcr_expiration).
   std::chrono::nanoseconds locality_expiration = std::chrono::hours(24);
+  // lblc, lblcr: the bounds of the destination table, with the kernel's
+  // periodic check (ip_vs_lblc.c, ip_vs_lblcr.c). Every
+  // `locality_check_interval` (checked lazily, at the next pick) a check
+  // runs. When the table holds more than `locality_soft_limit` destinations
+  // it drops entries unused for at least `locality_entry_timeout`, at most
+  // min((size - soft) * 4 / 3, soft / 2) of them; otherwise it counts, and
+  // every 30th counted check drops all entries unused for longer than
+  // `locality_expiration` (a full check). So a table stays above the soft
+  // limit only while its entries are in use. Defaults: 60 s
+  // (CHECK_EXPIRE_INTERVAL), 16384 (IP_VS_LBLC_TAB_SIZE * 16), 6 min
+  // (ENTRY_TIMEOUT). All must be > 0.
+  std::chrono::nanoseconds locality_check_interval = std::chrono::seconds(60);
+  size_t locality_soft_limit = 16384;
+  std::chrono::nanoseconds locality_entry_timeout = std::chrono::minutes(6);
+  // lblc, lblcr: hard cap on the destinations remembered, so that a flood of
+  // distinct destination addresses cannot grow the table without bound. A
+  // new destination met while the table is full is scheduled (wlc) but not
+  // remembered, as the kernel does when it cannot allocate an entry, until a
+  // check frees room. Memory is then at most bit_ceil(2 * cap) slots: 32
+  // bytes each for lblc (4 MiB at the default), 48 for lblcr plus 16 per
+  // member of each server set (bench/README.md, "lblc/lblcr memory").
+  // Default: 65536 (4 x the soft limit). Must be > 0, at most 2^30.
+  size_t locality_max_entries = 65536;
   // Time source for lblc/lblcr. Must outlive the scheduler. Default: SteadyClock().
   const Clock* clock = nullptr;
 };
@@ -82,7 +107,8 @@ class Scheduler {
   virtual std::string_view name() const = 0;
 
   // The service's list after `change`. Rebuilds tables (wrr's gcd state, the
-  // sh/dh/mh buckets). Called once with Kind::kUpdated on attach.
+  // sh/dh/mh buckets) at once: an mh table of 65537 entries takes about 1 ms.
+  // Called once with Kind::kUpdated on attach.
   virtual void OnServersChanged(const ServerList& servers, ServerChange change) = 0;
 
   // The server for a new flow, or nullptr when none can be chosen (not an

@@ -8,10 +8,26 @@
 //   std::shared_ptr<lbd::RealServer> rs = svc->Pick(flow);  // nullptr: none
 //   rs->ConnectionOpened(/*active=*/true); ... rs->ConnectionClosed(true);
 //
-// Thread-safety: every method may be called from any thread. Pick() and the
-// mutators are serialized by one internal spin lock held for the duration of
-// the scheduler's work (the kernel's svc->sched_lock); counters live in the
-// RealServer objects and are updated without the lock.
+// Thread-safety: every method may be called from any thread. Pick() runs the
+// scheduler under one short internal lock (the kernel's svc->sched_lock),
+// because rr, wrr, lblc and lblcr update their state on every pick. The
+// mutators are serialized by a second lock and do their expensive work off
+// the pick lock (STYLE 7): they build the new server list and the new
+// scheduler table (the mh lookup table, sh/dh buckets, wrr's gcd scan) with
+// no lock that Pick() takes, then publish both under the pick lock with a
+// pointer swap, so a Pick() never waits for a table build. A Pick() that runs
+// concurrently with a mutator sees the service either before or after the
+// change, never a mix; once a mutator returns, every later Pick() sees it.
+// Counters live in the RealServer objects and are updated without any lock.
+// The pick lock is a std::mutex: with the builds off it, a spin lock and a
+// spin-then-futex lock measured no better, on a 2-core machine with up to 8
+// picking threads (bench/README.md, "The pick lock under contention").
+//
+// Cost of a change: each mutator call that is an event builds the table at
+// once, off the pick lock: about 1 ms for mh's 65537 entries, so adding N
+// servers one by one to an mh service costs N builds. To fill a large mh
+// service, add the servers under another scheduler and switch with
+// SetScheduler() (one build).
 //
 // A removed server stays alive while anyone holds it (a connection, an lblc
 // entry). Adding the same address again revives that object with its counters,
@@ -19,8 +35,8 @@
 #ifndef LBSCHED_SERVICE_H_
 #define LBSCHED_SERVICE_H_
 
-#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,23 +74,32 @@ class Service {
   // Replaces the algorithm; the new one starts from the current list.
   Status SetScheduler(std::string_view name, const SchedulerOptions& options);
 
-  // The servers in list order (a copy).
+  // The servers in list order (a copy). Does not wait for a table build.
   ServerList Servers() const;
   std::shared_ptr<RealServer> Find(Endpoint endpoint) const;
   std::string scheduler_name() const;
 
  private:
-  class Guard;
   explicit Service(std::unique_ptr<Scheduler> scheduler);
-  // REQUIRES: lock held.
+  // REQUIRES: update_mu_ held.
   ServerList::const_iterator FindLocked(Endpoint endpoint) const;
-  void Lock() const;
-  void Unlock() const;
+  // One "dest changed" event. REQUIRES: update_mu_ held. `next` is the list
+  // after the change and weights[i] the weight next[i] has after it; the
+  // scheduler's table for them is built here, off the pick lock; then, under
+  // the pick lock, `commit` applies the change to the server objects and the
+  // list and table are swapped in.
+  template <typename Commit>
+  void Apply(std::shared_ptr<const ServerList> next, std::vector<int> weights, ServerChange change,
+             Commit commit);
 
-  mutable std::atomic<bool> locked_{false};
-  std::unique_ptr<Scheduler> scheduler_;          // guarded by locked_
-  ServerList servers_;                            // guarded by locked_
-  std::vector<std::weak_ptr<RealServer>> trash_;  // removed, maybe still referenced
+  // The pick lock: held for a Pick() and for the swap that publishes a change.
+  mutable std::mutex pick_mu_;
+  // Serializes the mutators (and the readers of trash_).
+  mutable std::mutex update_mu_;
+  // Written under both locks, so either one is enough to read them.
+  std::unique_ptr<Scheduler> scheduler_;
+  std::shared_ptr<const ServerList> servers_;     // never null
+  std::vector<std::weak_ptr<RealServer>> trash_;  // removed, maybe still referenced; update_mu_
 };
 
 }  // namespace lbd
