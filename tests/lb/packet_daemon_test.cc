@@ -5,8 +5,8 @@
 // lbd-tunnel on each of them.
 //
 // Every process is started by this test and stopped by its PID; the topology
-// is removed by `topology.sh down` in TearDown (which runs also after a failed
-// assertion). Needs root; skipped otherwise.
+// (netns::ScriptTopology) is removed by `topology.sh down` in TearDown (which
+// runs also after a failed assertion). Needs root; skipped otherwise.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -15,23 +15,14 @@
 
 #include "lb_test_util.h"
 #include "lbd_process.h"
+#include "netns.h"
 
 namespace lbtest {
 namespace {
 
 constexpr char kVip[] = "10.201.100.1";
 
-int Shell(const std::string& cmd, std::string* out = nullptr) {
-  FILE* f = popen(cmd.c_str(), "r");
-  if (f == nullptr) return -1;
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
-  const int st = pclose(f);
-  if (out != nullptr) *out = text;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+using netns::Shell;
 
 std::string Server(int i, int port) {
   return "10.201.0.1" + std::to_string(i) + ":" + std::to_string(port);
@@ -48,10 +39,10 @@ class PacketDaemon : public ::testing::Test {
   void Up(const std::string& mode, int n) {
     mode_ = mode;
     port_ = mode == "nat" ? 8080 : 80;  // dr and tun cannot rewrite the port
-    prefix_ = "lbdq-" + std::to_string(getpid()) + "-" + mode.substr(0, 1) + "-";
-    up_ = Shell(std::string(TOPOLOGY_SCRIPT) + " up " + prefix_ + " " + mode + " " +
-                std::to_string(n) + " 2>&1") == 0;
-    ASSERT_TRUE(up_) << "topology.sh up failed";
+    topo_.emplace(TOPOLOGY_SCRIPT,
+                  "lbdq-" + std::to_string(getpid()) + "-" + mode.substr(0, 1) + "-", mode, n,
+                  dir_.path(), 5000ms);
+    ASSERT_TRUE(topo_->ok()) << "topology.sh up failed";
     for (int i = 1; i <= n; ++i) {
       const std::string node = "r" + std::to_string(i);
       http_[i] = Spawn(node,
@@ -82,54 +73,17 @@ class PacketDaemon : public ::testing::Test {
     }
   }
 
-  void TearDown() override {
-    for (auto it = pids_.rbegin(); it != pids_.rend(); ++it) Stop(*it);
-    if (up_) (void)Shell(std::string(TOPOLOGY_SCRIPT) + " down " + prefix_);
-  }
+  // Stops what the test spawned (latest first) and removes the topology.
+  void TearDown() override { topo_.reset(); }
 
   pid_t Spawn(const std::string& node, const std::vector<std::string>& argv,
               const std::string& log) {
-    std::vector<std::string> full = {"ip", "netns", "exec", prefix_ + node};
-    full.insert(full.end(), argv.begin(), argv.end());
-    const std::string log_path = dir_.File(log);
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      std::vector<char*> args;
-      for (auto& a : full) args.push_back(a.data());
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
-    if (pid > 0) pids_.push_back(pid);
-    return pid;
+    return topo_->Spawn(node, argv, log);
   }
-
   // SIGTERM, SIGKILL after 5 s; reaped. The exit code, or -1.
-  int Stop(pid_t pid) {
-    if (pid <= 0) return -1;
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    if (kill(pid, 0) != 0) return -1;  // reaped before
-    kill(pid, SIGTERM);
-    if (WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 5000ms)) {
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    return -1;
-  }
-
+  int Stop(pid_t pid) { return topo_->Stop(pid); }
   std::string Exec(const std::string& node, const std::string& cmd) {
-    std::string out;
-    (void)Shell("ip netns exec " + prefix_ + node + " sh -c '" + cmd + "' 2>/dev/null", &out);
-    return out;
+    return topo_->Exec(node, cmd);
   }
 
   std::string Get(const std::string& path = "/") {
@@ -286,9 +240,7 @@ class PacketDaemon : public ::testing::Test {
   TempDir dir_;
   std::string mode_;
   int port_ = 0;
-  std::string prefix_;
-  bool up_ = false;
-  std::vector<pid_t> pids_;
+  std::optional<netns::ScriptTopology> topo_;
   std::map<int, pid_t> http_;
 };
 

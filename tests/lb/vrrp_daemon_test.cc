@@ -13,14 +13,13 @@
 // Needs root (namespaces, raw sockets); skipped otherwise.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sched.h>
-#include <sys/prctl.h>
 #include <sys/time.h>
 
 #include <cstdio>
 
 #include "lb_test_util.h"
 #include "lbd_process.h"
+#include "netns.h"
 
 namespace lbtest {
 namespace {
@@ -34,91 +33,8 @@ constexpr int kPort = 8080;
 constexpr double kSkewB = (256.0 - 100.0) / 256.0;
 constexpr double kMasterDownB = 3.0 + kSkewB;
 
-// --- cleanup that also runs on SIGINT/SIGTERM ----------------------------------
-
-constexpr int kMaxTracked = 8;
-std::atomic<pid_t> g_pids[kMaxTracked];
-char g_namespaces[3][64];
-std::atomic<int> g_namespace_count{0};
-
-void DeleteNamespace(const char* name) {
-  const char* argv[] = {"/usr/sbin/ip", "netns", "del", name, nullptr};
-  if (access(argv[0], X_OK) != 0) argv[0] = "/sbin/ip";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execv(argv[0], const_cast<char* const*>(argv));
-    _exit(127);
-  }
-  if (pid > 0) waitpid(pid, nullptr, 0);
-}
-
-// Async-signal-safe: kill, fork, execv, waitpid, _exit.
-void EmergencyCleanup(int sig) {
-  for (auto& p : g_pids) {
-    const pid_t pid = p.exchange(0);
-    if (pid > 0) kill(pid, SIGKILL);
-  }
-  for (int i = 0; i < g_namespace_count.load(); ++i) DeleteNamespace(g_namespaces[i]);
-  _exit(128 + sig);
-}
-
-void TrackPid(pid_t pid) {
-  for (auto& p : g_pids) {
-    pid_t zero = 0;
-    if (p.compare_exchange_strong(zero, pid)) return;
-  }
-}
-void UntrackPid(pid_t pid) {
-  for (auto& p : g_pids) {
-    pid_t same = pid;
-    p.compare_exchange_strong(same, 0);
-  }
-}
-
-std::string Output(const std::string& command) {
-  std::string out;
-  FILE* f = popen(command.c_str(), "r");
-  if (f == nullptr) return out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), f)) > 0) out.append(buffer, n);
-  pclose(f);
-  return out;
-}
-
-bool Sh(const std::string& command) { return std::system(command.c_str()) == 0; }
-
-// Namespaces "lbdd-<pid>-..." of runs that were killed before they cleaned up.
-void RemoveStaleNamespaces() {
-  std::istringstream list(Output("ip netns list 2>/dev/null"));
-  std::string line;
-  for (int i = 0; i < 256 && std::getline(list, line); ++i) {
-    const std::string name = line.substr(0, line.find(' '));
-    if (name.rfind("lbdd-", 0) != 0) continue;
-    const size_t dash = name.find('-', 5);
-    if (dash == std::string::npos) continue;
-    const std::string pid = name.substr(5, dash - 5);
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (std::to_string(getpid()) != pid && !std::filesystem::exists("/proc/" + pid)) {
-      DeleteNamespace(name.c_str());
-    }
-  }
-}
-
-// Runs `fn` on a thread that joined the network namespace `ns`: the sockets
-// it creates live there (and keep working from any thread).
-template <typename T>
-T InNamespace(const std::string& ns, const std::function<T()>& fn) {
-  T result{};
-  std::thread([&] {
-    const int fd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    const bool joined = setns(fd, CLONE_NEWNET) == 0;
-    close(fd);
-    if (joined) result = fn();
-  }).join();
-  return result;
-}
+using netns::InNamespace;
+using netns::Sh;
 
 // A client socket to ip:port with a bounded connect; invalid on failure.
 Fd ConnectTo(const std::string& ip, int port, milliseconds timeout) {
@@ -155,8 +71,8 @@ std::string Metrics() {
   return ReadAll(fd.get());
 }
 
-// lbd started inside a namespace (`ip netns exec` execs it, so the PID is
-// lbd's). Killed with SIGKILL and reaped when destroyed.
+// lbd started inside a namespace (netns::Process: `ip netns exec` execs it,
+// so the PID is lbd's). Killed with SIGKILL and reaped when destroyed.
 class NsLbd {
  public:
   NsLbd(const TempDir& dir, const std::string& ns, const std::string& tag,
@@ -166,22 +82,7 @@ class NsLbd {
         socket_path_(dir.File("lbd-" + tag + ".sock")),
         log_path_(dir.File("lbd-" + tag + ".log")) {
     std::ofstream(config_path_) << config;
-    std::vector<std::string> args = {"ip", "netns", "exec", ns, LBD_PATH, "-c", config_path_};
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);  // the test dies -> so does lbd
-      const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execvp("ip", argv.data());
-      _exit(127);
-    }
-    if (pid_ > 0) TrackPid(pid_);
+    process_.emplace(ns, std::vector<std::string>{LBD_PATH, "-c", config_path_}, log_path_);
   }
   ~NsLbd() { Kill(); }
   void WriteConfig(const std::string& config) const {
@@ -211,99 +112,59 @@ class NsLbd {
   }
   std::string State() const { return Vrrp()["state"].str(); }
 
-  bool running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      UntrackPid(pid_);
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-  void Signal(int sig) {
-    if (running()) kill(pid_, sig);
-  }
+  bool running() { return process_->running(); }
+  void Signal(int sig) { process_->Signal(sig); }
   // The exit code once lbd exited within `timeout`.
   std::optional<int> WaitExit(milliseconds timeout) {
-    if (!WaitFor([&] { return !running(); }, timeout)) return std::nullopt;
-    return exit_code_;
+    if (!process_->Wait(timeout)) return std::nullopt;
+    return process_->exit_code();
   }
-  void Kill() {
-    if (!running()) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    UntrackPid(pid_);
-    pid_ = -1;
-  }
+  void Kill() { process_->Kill(SIGKILL); }
   std::string Log() const { return ReadFile(log_path_); }
 
  private:
   const TempDir& dir_;
   std::string config_path_, socket_path_, log_path_;
-  pid_t pid_ = -1;
-  int exit_code_ = -1;
+  std::optional<netns::Process> process_;
 };
 
 // A and B (the two lbd) and C (the client) on a bridge in C.
 class Topology {
  public:
-  Topology() {
+  Topology() : namespaces_("lbdd", {"a", "b", "c"}) {
     const std::string id = std::to_string(getpid());
-    a_ = "lbdd-" + id + "-a";
-    b_ = "lbdd-" + id + "-b";
-    c_ = "lbdd-" + id + "-c";
-    for (const std::string* ns : {&a_, &b_, &c_}) {
-      const int i = g_namespace_count.load();
-      if (i < 3) {
-        std::snprintf(g_namespaces[i], sizeof(g_namespaces[i]), "%s", ns->c_str());
-        g_namespace_count.store(i + 1);
-      }
-    }
+    const std::string &a = namespaces_[0], &b = namespaces_[1], &c = namespaces_[2];
     const std::string va = "lbdd" + id + "a", vb = "lbdd" + id + "b";
     const std::string ca = "lbdd" + id + "ca", cb = "lbdd" + id + "cb";
     auto in = [](const std::string& ns) { return "ip -n " + ns + " "; };
-    ok_ =
-        Sh("ip netns add " + a_) && Sh("ip netns add " + b_) && Sh("ip netns add " + c_) &&
-        Sh("ip link add " + va + " netns " + a_ + " type veth peer name " + ca + " netns " + c_) &&
-        Sh("ip link add " + vb + " netns " + b_ + " type veth peer name " + cb + " netns " + c_) &&
-        Sh(in(a_) + "link set " + va + " name eth0") &&
-        Sh(in(b_) + "link set " + vb + " name eth0") && Sh(in(c_) + "link add br0 type bridge") &&
-        Sh(in(c_) + "link set " + ca + " master br0") &&
-        Sh(in(c_) + "link set " + cb + " master br0") &&
-        Sh(in(a_) + "addr add 10.202.0.1/24 dev eth0") &&
-        Sh(in(b_) + "addr add 10.202.0.2/24 dev eth0") &&
-        Sh(in(c_) + "addr add 10.202.0.3/24 dev br0") && Sh(in(a_) + "link set lo up") &&
-        Sh(in(b_) + "link set lo up") && Sh(in(c_) + "link set lo up") &&
-        Sh(in(c_) + "link set " + ca + " up") && Sh(in(c_) + "link set " + cb + " up") &&
-        Sh(in(c_) + "link set br0 up") && Sh(in(a_) + "link set eth0 up") &&
-        Sh(in(b_) + "link set eth0 up") &&
-        Sh("ip netns exec " + a_ + " sysctl -qw net.ipv4.ip_nonlocal_bind=1") &&
-        Sh("ip netns exec " + b_ + " sysctl -qw net.ipv4.ip_nonlocal_bind=1");
-  }
-  ~Topology() {
-    for (const std::string* ns : {&a_, &b_, &c_}) DeleteNamespace(ns->c_str());
-    g_namespace_count.store(0);
+    ok_ = namespaces_.ok() &&
+          Sh("ip link add " + va + " netns " + a + " type veth peer name " + ca + " netns " + c) &&
+          Sh("ip link add " + vb + " netns " + b + " type veth peer name " + cb + " netns " + c) &&
+          Sh(in(a) + "link set " + va + " name eth0") &&
+          Sh(in(b) + "link set " + vb + " name eth0") && Sh(in(c) + "link add br0 type bridge") &&
+          Sh(in(c) + "link set " + ca + " master br0") &&
+          Sh(in(c) + "link set " + cb + " master br0") &&
+          Sh(in(a) + "addr add 10.202.0.1/24 dev eth0") &&
+          Sh(in(b) + "addr add 10.202.0.2/24 dev eth0") &&
+          Sh(in(c) + "addr add 10.202.0.3/24 dev br0") && Sh(in(c) + "link set " + ca + " up") &&
+          Sh(in(c) + "link set " + cb + " up") && Sh(in(c) + "link set br0 up") &&
+          Sh(in(a) + "link set eth0 up") && Sh(in(b) + "link set eth0 up") &&
+          Sh("ip netns exec " + a + " sysctl -qw net.ipv4.ip_nonlocal_bind=1") &&
+          Sh("ip netns exec " + b + " sysctl -qw net.ipv4.ip_nonlocal_bind=1");
   }
   Topology(const Topology&) = delete;
   Topology& operator=(const Topology&) = delete;
 
   bool ok() const { return ok_; }
-  const std::string& a() const { return a_; }
-  const std::string& b() const { return b_; }
-  const std::string& c() const { return c_; }
+  const std::string& a() const { return namespaces_[0]; }
+  const std::string& b() const { return namespaces_[1]; }
+  const std::string& c() const { return namespaces_[2]; }
 
-  static bool HasVip(const std::string& ns) {
-    return Output("ip -n " + ns + " -4 -o addr show dev eth0")
-               .find(std::string(" ") + kVip + "/") != std::string::npos;
-  }
-  static bool Up(const std::string& ns, const std::string& dev) {
-    return Output("ip -n " + ns + " -o link show dev " + dev).find("LOWER_UP") != std::string::npos;
-  }
+  static bool HasVip(const std::string& ns) { return netns::HasAddress(ns, "eth0", kVip); }
+  static bool Up(const std::string& ns, const std::string& dev) { return netns::LinkUp(ns, dev); }
 
  private:
-  std::string a_, b_, c_;
+  netns::Namespaces namespaces_;
   bool ok_ = false;
 };
 
@@ -356,12 +217,7 @@ double SecondsSince(Clock::time_point t0) {
 class VrrpDaemon : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    struct sigaction sa {};
-    sa.sa_handler = EmergencyCleanup;
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGHUP, &sa, nullptr);
-    if (geteuid() == 0) RemoveStaleNamespaces();
+    if (geteuid() == 0) netns::InstallCleanup("lbdd");
   }
 
   void SetUp() override {

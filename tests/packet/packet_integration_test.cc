@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "netns.h"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -41,18 +43,7 @@ bool HasNetAdmin() {
   return false;
 }
 
-// Runs `cmd` with /bin/sh; returns its exit status and stdout.
-int RunShell(const std::string& cmd, std::string* out = nullptr) {
-  FILE* f = popen(cmd.c_str(), "r");
-  if (f == nullptr) return -1;
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
-  int st = pclose(f);
-  if (out != nullptr) *out = text;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+using netns::Shell;
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -60,88 +51,29 @@ std::string Trim(std::string s) {
 }
 
 bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return cond();
+  return netns::WaitFor(cond, limit, 50ms);
 }
 
-// The namespaces, the processes started in them, and their removal.
-class Topology {
+std::string Prefix(const std::string& mode) {
+  return "lbdp-" + std::to_string(getpid()) + "-" + mode.substr(0, 1) + "-";
+}
+
+// A folder for the logs; removed after the topology (a base constructed first).
+struct LogDir {
+  explicit LogDir(std::string p) : path(std::move(p)) { mkdir(path.c_str(), 0700); }
+  ~LogDir() { (void)Shell("rm -rf " + path); }
+  std::string path;
+};
+
+// The namespaces (netns::ScriptTopology), the processes started in them, and
+// their removal; then the log folder's.
+class Topology : private LogDir, public netns::ScriptTopology {
  public:
-  Topology(std::string mode) : mode_(std::move(mode)) {
-    prefix_ = "lbdp-" + std::to_string(getpid()) + "-" + mode_.substr(0, 1) + "-";
-    dir_ = "/tmp/" + prefix_ + "files";
-    mkdir(dir_.c_str(), 0700);
-    ok_ = RunShell(std::string(TOPOLOGY_SCRIPT) + " up " + prefix_ + " " + mode_ + " " +
-                   std::to_string(kServers) + " 2>&1") == 0;
-  }
-  ~Topology() {
-    for (auto it = pids_.rbegin(); it != pids_.rend(); ++it) Stop(*it);
-    (void)RunShell(std::string(TOPOLOGY_SCRIPT) + " down " + prefix_);
-    (void)RunShell("rm -rf " + dir_);
-  }
-  Topology(const Topology&) = delete;
-  Topology& operator=(const Topology&) = delete;
+  explicit Topology(const std::string& mode)
+      : LogDir("/tmp/" + Prefix(mode) + "files"),
+        ScriptTopology(TOPOLOGY_SCRIPT, Prefix(mode), mode, kServers, LogDir::path, 3000ms) {}
 
-  bool ok() const { return ok_; }
-  std::string Ns(const std::string& node) const { return prefix_ + node; }
-  const std::string& dir() const { return dir_; }
-
-  // Starts argv in namespace `node`; stdout and stderr to dir/log.
-  pid_t Spawn(const std::string& node, const std::vector<std::string>& argv,
-              const std::string& log) {
-    std::vector<std::string> full = {"ip", "netns", "exec", Ns(node)};
-    full.insert(full.end(), argv.begin(), argv.end());
-    const std::string log_path = dir_ + "/" + log;
-    pid_t pid = fork();
-    if (pid == 0) {
-      int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      std::vector<char*> args;
-      for (auto& a : full) args.push_back(a.data());
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
-    if (pid > 0) pids_.push_back(pid);
-    return pid;
-  }
-
-  // SIGTERM, then SIGKILL after 3 s; reaped. The exit code, or -1.
-  int Stop(pid_t pid) {
-    if (pid <= 0 || kill(pid, 0) != 0) return -1;
-    kill(pid, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 60; ++i) {
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    return -1;
-  }
-
-  std::string Exec(const std::string& node, const std::string& cmd, int* status = nullptr) {
-    std::string out;
-    int st = RunShell("ip netns exec " + Ns(node) + " sh -c '" + cmd + "' 2>/dev/null", &out);
-    if (status != nullptr) *status = st;
-    return out;
-  }
-
- private:
-  std::string mode_;
-  std::string prefix_;
-  std::string dir_;
-  bool ok_ = false;
-  std::vector<pid_t> pids_;
+  const std::string& dir() const { return LogDir::path; }
 };
 
 class PacketModeTest : public ::testing::TestWithParam<std::string> {
@@ -341,9 +273,9 @@ TEST_P(PacketModeTest, EstablishedConnectionsCountAsActive) {
 
 TEST_P(PacketModeTest, LargeTransfersArriveIntact) {
   std::string want;
-  ASSERT_EQ(RunShell("python3 " + std::string(PACKET_TEST_DIR) + "/http_server.py --print-big-sha",
-                     &want),
-            0);
+  ASSERT_EQ(
+      Shell("python3 " + std::string(PACKET_TEST_DIR) + "/http_server.py --print-big-sha", &want),
+      0);
   const std::string rx = "cat /sys/class/net/eth0/statistics/rx_bytes";
   const uint64_t rx_before = std::stoull(topo_->Exec("d", rx));
   const std::string got = topo_->Exec(

@@ -17,15 +17,12 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -39,6 +36,7 @@
 #include <vector>
 
 #include "lbd/vrrp/vrrp.h"
+#include "netns.h"
 
 namespace {
 
@@ -53,160 +51,12 @@ constexpr double kTakeoverBound = 3.0 + 0.609 + 0.5;
 // held by other work on this shared host (namespace teardown, device moves).
 constexpr double kRtnlAllowance = 3.0;
 
-// --- cleanup that also runs on SIGINT/SIGTERM --------------------------------
-
-constexpr int kMaxTracked = 16;
-std::atomic<pid_t> g_pids[kMaxTracked];
-char g_namespaces[4][64];
-std::atomic<int> g_namespace_count{0};
-
-void ForkExecWait(const char* const argv[]) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execv(argv[0], const_cast<char* const*>(argv));
-    _exit(127);
-  }
-  if (pid > 0) waitpid(pid, nullptr, 0);
-}
-
-void DeleteNamespace(const char* name) {
-  const char* argv[] = {"/usr/sbin/ip", "netns", "del", name, nullptr};
-  if (access(argv[0], X_OK) != 0) argv[0] = "/sbin/ip";
-  ForkExecWait(argv);
-}
-
-// Async-signal-safe: kill, fork, execv, waitpid, _exit.
-void EmergencyCleanup(int sig) {
-  for (auto& p : g_pids) {
-    const pid_t pid = p.exchange(0);
-    if (pid > 0) kill(pid, SIGKILL);
-  }
-  for (int i = 0; i < g_namespace_count.load(); ++i) DeleteNamespace(g_namespaces[i]);
-  _exit(128 + sig);
-}
-
-void TrackPid(pid_t pid) {
-  for (auto& p : g_pids) {
-    pid_t zero = 0;
-    if (p.compare_exchange_strong(zero, pid)) return;
-  }
-}
-void UntrackPid(pid_t pid) {
-  for (auto& p : g_pids) {
-    pid_t same = pid;
-    p.compare_exchange_strong(same, 0);
-  }
-}
-
-std::string Output(const std::string& command) {
-  std::string out;
-  FILE* f = popen(command.c_str(), "r");
-  if (f == nullptr) return out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), f)) > 0) out.append(buffer, n);
-  pclose(f);
-  return out;
-}
-
-bool Sh(const std::string& command) { return std::system(command.c_str()) == 0; }
-
-// Whether `name` is "lbdv-<pid>-..." of a process that no longer exists.
-bool IsStale(const std::string& name) {
-  if (name.rfind("lbdv-", 0) != 0) return false;
-  const size_t dash = name.find('-', 5);
-  if (dash == std::string::npos) return false;
-  const std::string pid = name.substr(5, dash - 5);
-  if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) return false;
-  return std::to_string(getpid()) != pid && !std::filesystem::exists("/proc/" + pid);
-}
-
-// Namespaces and /tmp folders of earlier runs of this test that were killed
-// before they could clean up.
-void RemoveStaleNamespaces() {
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/tmp", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_directory(ec) && IsStale(name)) std::filesystem::remove_all(entry.path(), ec);
-  }
-  std::istringstream list(Output("ip netns list 2>/dev/null"));
-  std::string line;
-  for (int i = 0; i < 256 && std::getline(list, line); ++i) {
-    const std::string name = line.substr(0, line.find(' '));
-    if (IsStale(name)) DeleteNamespace(name.c_str());
-  }
-}
-
-// Polls `condition` every 20 ms until it holds or `timeout` passes.
-bool WaitFor(const std::function<bool()>& condition, milliseconds timeout) {
-  const auto end = Clock::now() + timeout;
-  while (Clock::now() < end) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return condition();
-}
-
-// --- processes ----------------------------------------------------------------
-
-// A process started inside a namespace (`ip netns exec` execs it, so the PID
-// is the program's). Killed with SIGKILL and reaped when destroyed.
-class Process {
- public:
-  Process(const std::string& ns, const std::vector<std::string>& args, const std::string& log) {
-    std::vector<std::string> all = {"ip", "netns", "exec", ns};
-    all.insert(all.end(), args.begin(), args.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);  // the test dies -> so does this
-      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      std::vector<char*> argv;
-      for (std::string& a : all) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execvp("ip", argv.data());
-      _exit(127);
-    }
-    if (pid_ > 0) TrackPid(pid_);
-  }
-  ~Process() { Kill(SIGKILL); }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-
-  pid_t pid() const { return pid_; }
-  bool running() const { return pid_ > 0 && !exited_; }
-  void Signal(int sig) {
-    if (running()) kill(pid_, sig);
-  }
-  // Waits (bounded) for the exit; true when it exited.
-  bool Wait(milliseconds timeout) {
-    if (pid_ <= 0 || exited_) return true;
-    const bool done = WaitFor(
-        [this] {
-          int status = 0;
-          if (waitpid(pid_, &status, WNOHANG) == pid_) exited_ = true;
-          return exited_;
-        },
-        timeout);
-    if (done) UntrackPid(pid_);
-    return done;
-  }
-  void Kill(int sig) {
-    if (!running()) return;
-    kill(pid_, sig);
-    if (!Wait(milliseconds(3000))) {
-      kill(pid_, SIGKILL);
-      Wait(milliseconds(3000));
-    }
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool exited_ = false;
-};
+using netns::Output;
+using netns::Process;
+using netns::Sh;
+using netns::TrackPid;
+using netns::UntrackPid;
+using netns::WaitFor;
 
 // keepalived -P -n: the parent stays in the foreground, the VRRP work happens
 // in a child whose PID is in the -r file.
@@ -274,19 +124,18 @@ class Keepalived {
 class AdvertWatcher {
  public:
   explicit AdvertWatcher(const std::string& ns) {
-    std::thread([&] {
-      const int nfd = open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-      if (nfd < 0) return;
-      const bool joined = setns(nfd, CLONE_NEWNET) == 0;
-      close(nfd);
-      if (!joined) return;
-      fd_ = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 112);
-      if (fd_ < 0) return;
-      ip_mreqn group{};
-      group.imr_multiaddr.s_addr = htonl(0xe0000012);  // 224.0.0.18
-      group.imr_ifindex = static_cast<int>(if_nametoindex("eth0"));
-      setsockopt(fd_, IPPROTO_IP, IP_ADD_MEMBERSHIP, &group, sizeof(group));
-    }).join();
+    fd_ = netns::InNamespace<int>(
+        ns,
+        [] {
+          const int fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 112);
+          if (fd < 0) return fd;
+          ip_mreqn group{};
+          group.imr_multiaddr.s_addr = htonl(0xe0000012);  // 224.0.0.18
+          group.imr_ifindex = static_cast<int>(if_nametoindex("eth0"));
+          setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &group, sizeof(group));
+          return fd;
+        },
+        -1);
     uint8_t buffer[2048];
     for (int i = 0; i < 1000 && fd_ >= 0 && recv(fd_, buffer, sizeof(buffer), 0) > 0; ++i) {
     }
@@ -328,45 +177,27 @@ class AdvertWatcher {
 
 class Topology {
  public:
-  Topology() {
-    const std::string prefix = "lbdv-" + std::to_string(getpid()) + "-";
-    a_ = prefix + "a";
-    b_ = prefix + "b";
-    for (const std::string* ns : {&a_, &b_}) {
-      const int i = g_namespace_count.load();
-      if (i < 4) {
-        std::snprintf(g_namespaces[i], sizeof(g_namespaces[i]), "%s", ns->c_str());
-        g_namespace_count.store(i + 1);
-      }
-    }
+  Topology() : namespaces_("lbdv", {"a", "b"}) {
+    const std::string& a = namespaces_[0];
+    const std::string& b = namespaces_[1];
     const std::string va = "lbdv" + std::to_string(getpid()) + "a";
     const std::string vb = "lbdv" + std::to_string(getpid()) + "b";
-    ok_ =
-        Sh("ip netns add " + a_) && Sh("ip netns add " + b_) &&
-        Sh("ip link add " + va + " netns " + a_ + " type veth peer name " + vb + " netns " + b_) &&
-        Sh("ip -n " + a_ + " link set " + va + " name eth0") &&
-        Sh("ip -n " + b_ + " link set " + vb + " name eth0") &&
-        Sh("ip -n " + a_ + " addr add 10.200.1.1/24 dev eth0") &&
-        Sh("ip -n " + b_ + " addr add 10.200.1.2/24 dev eth0") &&
-        Sh("ip -n " + a_ + " link set lo up") && Sh("ip -n " + b_ + " link set lo up") &&
-        Sh("ip -n " + a_ + " link set eth0 up") && Sh("ip -n " + b_ + " link set eth0 up");
-  }
-  ~Topology() {
-    DeleteNamespace(a_.c_str());
-    DeleteNamespace(b_.c_str());
-    g_namespace_count.store(0);
+    ok_ = namespaces_.ok() &&
+          Sh("ip link add " + va + " netns " + a + " type veth peer name " + vb + " netns " + b) &&
+          Sh("ip -n " + a + " link set " + va + " name eth0") &&
+          Sh("ip -n " + b + " link set " + vb + " name eth0") &&
+          Sh("ip -n " + a + " addr add 10.200.1.1/24 dev eth0") &&
+          Sh("ip -n " + b + " addr add 10.200.1.2/24 dev eth0") &&
+          Sh("ip -n " + a + " link set eth0 up") && Sh("ip -n " + b + " link set eth0 up");
   }
   bool ok() const { return ok_; }
-  const std::string& a() const { return a_; }
-  const std::string& b() const { return b_; }
+  const std::string& a() const { return namespaces_[0]; }
+  const std::string& b() const { return namespaces_[1]; }
 
-  static bool HasVip(const std::string& ns) {
-    return Output("ip -n " + ns + " -4 -o addr show dev eth0")
-               .find(std::string(" ") + kVip + "/") != std::string::npos;
-  }
+  static bool HasVip(const std::string& ns) { return netns::HasAddress(ns, "eth0", kVip); }
 
  private:
-  std::string a_, b_;
+  netns::Namespaces namespaces_;
   bool ok_ = false;
 };
 
@@ -434,14 +265,7 @@ double SkewFromLog(const std::string& path) {
 
 class VrrpIntegration : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    struct sigaction sa {};
-    sa.sa_handler = EmergencyCleanup;
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGHUP, &sa, nullptr);
-    RemoveStaleNamespaces();
-  }
+  static void SetUpTestSuite() { netns::InstallCleanup("lbdv"); }
 
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, raw sockets)";
@@ -455,12 +279,7 @@ class VrrpIntegration : public ::testing::Test {
     topology_.emplace();
     ASSERT_TRUE(topology_->ok()) << "could not build the namespaces";
     // The veth carrier comes up asynchronously.
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          return Output("ip -n " + topology_->b() + " -o link show dev eth0").find("LOWER_UP") !=
-                 std::string::npos;
-        },
-        milliseconds(3000)));
+    ASSERT_TRUE(WaitFor([&] { return netns::LinkUp(topology_->b(), "eth0"); }, milliseconds(3000)));
   }
 
   void TearDown() override {
@@ -739,10 +558,7 @@ TEST_F(VrrpIntegration, EmbeddedTrackServicesLowerPriorityOrFault) {
   using lbd::vrrp::State;
   const std::string a = topology_->a();
   std::thread([&] {
-    const int fd = open(("/run/netns/" + a).c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(setns(fd, CLONE_NEWNET), 0);
-    close(fd);
+    ASSERT_TRUE(netns::EnterNamespace(a));
     struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO);
     lbd::VrrpInstanceConfig c;
     c.name = "VI_9";

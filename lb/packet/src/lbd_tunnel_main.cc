@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "lbd/net/netlink.h"
 #include "lbd/packet/packet.h"
 #include "lbsched/endpoint.h"
-#include "netlink.h"
 #include "tun.h"
 
 namespace {

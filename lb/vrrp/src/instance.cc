@@ -60,9 +60,9 @@ Result<std::unique_ptr<Instance>> Instance::Create(struct ev_loop* loop,
   auto arp_fd = OpenArpSocket(interface->index);
   if (!arp_fd.ok()) return Status::Error(where + arp_fd.status().message());
   self->arp_fd_ = std::move(*arp_fd);
-  auto link_fd = OpenLinkMonitor();
-  if (!link_fd.ok()) return Status::Error(where + link_fd.status().message());
-  self->link_fd_ = std::move(*link_fd);
+  auto link_monitor = LinkMonitor::Open();
+  if (!link_monitor.ok()) return Status::Error(where + link_monitor.status().message());
+  self->link_monitor_ = std::move(*link_monitor);
 
   const auto interval = std::chrono::duration_cast<Micros>(config.advert_interval);
   self->router_ = Router(RouterConfig{.version = config.version,
@@ -82,7 +82,7 @@ Result<std::unique_ptr<Instance>> Instance::Create(struct ev_loop* loop,
 
   ev_io_init(&self->io_watcher_, &Instance::OnReadable, self->vrrp_fd_.get(), EV_READ);
   self->io_watcher_.data = self.get();
-  ev_io_init(&self->link_watcher_, &Instance::OnLinkEvent, self->link_fd_.get(), EV_READ);
+  ev_io_init(&self->link_watcher_, &Instance::OnLinkEvent, self->link_monitor_.fd(), EV_READ);
   self->link_watcher_.data = self.get();
   ev_init(&self->timer_, &Instance::OnTimer);
   self->timer_.data = self.get();
@@ -168,7 +168,7 @@ void Instance::OnReadable(struct ev_loop*, ev_io* w, int) {
 
 void Instance::OnLinkEvent(struct ev_loop*, ev_io* w, int) {
   auto* self = static_cast<Instance*>(w->data);
-  auto up = ReadLinkEvents(self->link_fd_.get(), self->interface_.index);
+  auto up = self->link_monitor_.Read(self->interface_.index);
   if (!up || *up == self->interface_.up) return;
   self->interface_.up = *up;
   self->Log(std::string("interface ") + self->config_.interface + (*up ? " up" : " down"));
@@ -308,10 +308,12 @@ void Instance::SendGarps() {
 }
 
 void Instance::SetVips(bool present) {
+  auto nl = Netlink::Open();
   for (const auto& [ip, length] : vips_) {
     const auto start = Clock::now();
-    Status s = present ? AddAddress(interface_.index, ip, length)
-                       : DeleteAddress(interface_.index, ip, length);
+    Status s = !nl.ok()  ? nl.status()
+               : present ? nl->AddVirtualAddress(interface_.index, ip, length)
+                         : nl->DeleteVirtualAddress(interface_.index, ip, length);
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     if (!s.ok()) {
       ++counters_.address_errors;

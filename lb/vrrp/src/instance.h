@@ -1,7 +1,7 @@
 // Internal header of lbd_vrrp.
 //
 // Instance: one vrrp_instance on a libev loop. Glue between the sockets
-// (net.h) and the pure Router (router.h): reads adverts, feeds accepted ones
+// (net.h, lbd/net/netlink.h) and the pure Router (router.h): reads adverts, feeds accepted ones
 // to the router, runs its timer, and carries out its Actions (adverts, VIPs,
 // gratuitous ARPs, notify scripts).
 //
@@ -19,6 +19,7 @@
 
 #include "lbd/conf/config.h"
 #include "lbd/healthcheck/command_runner.h"
+#include "lbd/net/netlink.h"
 #include "lbd/vrrp/vrrp.h"
 #include "net.h"
 
@@ -70,7 +71,7 @@ class Instance {
   std::vector<uint32_t> peers_;
   Fd vrrp_fd_;
   Fd arp_fd_;
-  Fd link_fd_;
+  LinkMonitor link_monitor_;
   ev_io io_watcher_{};
   ev_io link_watcher_{};
   ev_timer timer_{};

@@ -1,7 +1,8 @@
 // Internal header of lbd_vrrp.
 //
-// The system calls behind an instance: the raw VRRP socket, rtnetlink
-// (addresses and link events) and gratuitous ARP. Addresses are host order.
+// The system calls behind an instance: the raw VRRP socket and gratuitous
+// ARP. rtnetlink (virtual IPs, link events) is lbd_net's (lbd/net/netlink.h).
+// Addresses are host order.
 //
 // Thread-safety: plain functions on file descriptors owned by the caller.
 #ifndef LBD_VRRP_NET_H_
@@ -60,16 +61,6 @@ Result<uint32_t> PrimaryAddress(const std::string& name, const std::vector<uint3
 Result<Fd> OpenVrrpSocket(const std::string& ifname, int ifindex, uint32_t primary, bool unicast);
 // Sends from `source` (IP_PKTINFO).
 Status SendTo(int fd, std::span<const uint8_t> message, uint32_t source, uint32_t destination);
-
-// rtnetlink RTM_NEWADDR / RTM_DELADDR, waiting (bounded) for the kernel's ack.
-// Adding an existing address and removing an absent one succeed.
-Status AddAddress(int ifindex, uint32_t ip, int prefix_length);
-Status DeleteAddress(int ifindex, uint32_t ip, int prefix_length);
-
-// rtnetlink socket subscribed to RTMGRP_LINK, non-blocking.
-Result<Fd> OpenLinkMonitor();
-// Drains the socket; the last up/down state seen for `ifindex`, if any.
-std::optional<bool> ReadLinkEvents(int fd, int ifindex);
 
 // AF_PACKET socket for ARP frames on `ifindex`.
 Result<Fd> OpenArpSocket(int ifindex);
