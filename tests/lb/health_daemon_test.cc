@@ -648,5 +648,101 @@ TEST_F(HealthDaemonTest, ReloadThatLowersTheQuorumRegainsIt) {
   EXPECT_TRUE(WaitFor([&] { return ReadFile(up_marker) == "1\n"; }));
 }
 
+TEST_F(HealthDaemonTest, ReloadThatChangesTheCheckKeepsADownServerDown) {
+  // interval 300ms: a replaced check would only run its first check up to
+  // 300 ms after the reload, so the status read right after it shows the
+  // state the reload left.
+  Backend b0("b0"), b1("b1");
+  auto check = [&](const std::string& more, const std::string& timeout = "1s") {
+    return "    healthcheck: {type: exec, command: 'test ! -e " + dir_.File("down-") +
+           "$LBD_RS_PORT', interval: 300ms, timeout: " + timeout + ", rise: 1, fall: 1" + more +
+           "}\n";
+  };
+  StartLbd(MakeConfig(dir_, vip_, check(", inhibit_on_failure: false"),
+                      {{b0.address()}, {b1.address()}}));
+  SetDown(b1, true);
+  ASSERT_TRUE(WaitHealth(
+      b1.address(), [](const HealthLine& l) { return l.checks >= 3; }, 5000ms))
+      << Status();
+  auto h = FindHealth(Status(), b1.address());
+  ASSERT_TRUE(h.has_value());
+  ASSERT_EQ(h->state, "down");
+  ASSERT_EQ(h->table, "out");
+  const uint64_t checks = h->checks;
+
+  // inhibit_on_failure is the daemon's business, not the check's: the check
+  // keeps running with its state and counters; the server goes back into
+  // the table, down (weight 0).
+  lbd_->WriteConfig(MakeConfig(dir_, vip_, check(""), {{b0.address()}, {b1.address()}}));
+  ASSERT_EQ(lbd_->Ctl({"reload"}).exit_code, 0);
+  std::string status = Status();
+  h = FindHealth(status, b1.address());
+  ASSERT_TRUE(h.has_value()) << status;
+  EXPECT_EQ(h->state, "down") << status;
+  EXPECT_EQ(h->table, "in") << status;
+  EXPECT_GE(h->checks, checks) << status;
+  EXPECT_EQ(TableState(status, b1.address()), "down") << status;
+  const int b1_accepted = b1.accepted();
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(AskId(vip_), "b0");
+
+  // Another check (a new timeout) replaces the old one; it starts from the
+  // old one's state, not up: the dead server gets no connection meanwhile.
+  lbd_->WriteConfig(MakeConfig(dir_, vip_, check("", "900ms"), {{b0.address()}, {b1.address()}}));
+  ASSERT_EQ(lbd_->Ctl({"reload"}).exit_code, 0);
+  status = Status();
+  h = FindHealth(status, b1.address());
+  ASSERT_TRUE(h.has_value()) << status;
+  EXPECT_EQ(h->state, "down") << status;
+  EXPECT_EQ(TableState(status, b1.address()), "down") << status;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(AskId(vip_), "b0");
+  EXPECT_EQ(b1.accepted(), b1_accepted);
+
+  SetDown(b1, false);
+  ASSERT_TRUE(WaitFor([&] { return TableState(Status(), b1.address()) == "up"; })) << Status();
+  std::set<std::string> seen;
+  for (int i = 0; i < 4; ++i) seen.insert(AskId(vip_));
+  EXPECT_EQ(seen, (std::set<std::string>{"b0", "b1"}));
+}
+
+TEST_F(HealthDaemonTest, SorryServerAddedOrRemovedByAReloadWhileQuorumIsLostIsLogged) {
+  Backend b0("b0"), sorry("sorry");
+  auto config = [&](bool with_sorry) {
+    return MakeConfig(
+        dir_, vip_,
+        FlagCheck() + (with_sorry ? "    sorry_server: " + sorry.address() + "\n" : std::string()),
+        {{b0.address()}});
+  };
+  StartLbd(config(false));
+  SetDown(b0, true);
+  ASSERT_TRUE(WaitFor([&] { return Status().find("QUORUM web lost") != std::string::npos; }))
+      << Status();
+  lbd_->WriteConfig(config(true));
+  ASSERT_EQ(lbd_->Ctl({"reload"}).exit_code, 0);
+  EXPECT_NE(Status().find("QUORUM web lost weight 0 quorum 1 hysteresis 0 sorry in-use\n"),
+            std::string::npos)
+      << Status();
+  EXPECT_EQ(AskId(vip_), "sorry");
+  EXPECT_NE(lbd_->Log().find("service web: new connections go to the sorry server " +
+                             sorry.address() + " (quorum lost)"),
+            std::string::npos)
+      << lbd_->Log();
+  lbd_->WriteConfig(config(false));
+  ASSERT_EQ(lbd_->Ctl({"reload"}).exit_code, 0);
+  EXPECT_NE(lbd_->Log().find("service web: new connections no longer go to a sorry server "
+                             "(sorry_server removed; quorum still lost)"),
+            std::string::npos)
+      << lbd_->Log();
+  EXPECT_EQ(AskId(vip_), "");  // no server up, no sorry server: closed
+  lbd_->WriteConfig(config(true));
+  ASSERT_EQ(lbd_->Ctl({"reload"}).exit_code, 0);
+  EXPECT_EQ(AskId(vip_), "sorry");
+  SetDown(b0, false);
+  ASSERT_TRUE(WaitFor([&] { return Status().find("QUORUM web up") != std::string::npos; }));
+  EXPECT_EQ(AskId(vip_), "b0");
+  EXPECT_NE(lbd_->Log().find("service web: new connections go to the real servers again "
+                             "(quorum regained)"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace lbtest

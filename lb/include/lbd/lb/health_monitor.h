@@ -43,7 +43,9 @@ class HealthMonitor {
 
   virtual ~HealthMonitor() = default;
   // Start/stop/replace checks so that they match `config`. Checks of servers
-  // whose settings did not change keep running with their state. Quorum
+  // whose settings did not change (inhibit_on_failure aside: the daemon's
+  // business) keep running with their state; a replaced check starts in the
+  // state of the old one. Quorum
   // settings are taken first (a service whose quorum or hysteresis changed
   // starts over from its current state), then new checks report their
   // initial state.
