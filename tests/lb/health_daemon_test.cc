@@ -6,6 +6,7 @@
 // RAII, also on failure; every wait is bounded.
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <sys/un.h>
 
 #include <iostream>
 #include <regex>
@@ -742,6 +743,97 @@ TEST_F(HealthDaemonTest, SorryServerAddedOrRemovedByAReloadWhileQuorumIsLostIsLo
   EXPECT_NE(lbd_->Log().find("service web: new connections go to the real servers again "
                              "(quorum regained)"),
             std::string::npos);
+}
+
+// Sends `line` + "\n" on a fresh connection to lbd's control socket and
+// returns the raw reply through its terminating empty line ("" on failure).
+std::string RawControl(const std::string& socket_path, const std::string& line) {
+  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path.c_str());
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return "";
+  timeval tv{5, 0};
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (!SendAll(fd.get(), line + "\n")) return "";
+  std::string reply;
+  char buf[4096];
+  while (reply.find("\n\n") == std::string::npos) {
+    ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  return reply;
+}
+
+TEST_F(HealthDaemonTest, ControlCommandsOnAHeldOutServerAndGarbageKeepTheStateConsistent) {
+  Backend b0("b0"), b1("b1");
+  StartLbd(MakeConfig(dir_, vip_, FlagCheck(", inhibit_on_failure: false"),
+                      {{b0.address()}, {b1.address(), 2}}));
+  SetDown(b1, true);
+  ASSERT_TRUE(WaitHealth(b1.address(), [](const HealthLine& l) { return l.table == "out"; }))
+      << Status();
+  const std::string sock = lbd_->socket_path();
+  const std::string b1a = b1.address();
+  struct Case {
+    std::string line;
+    std::string reply_prefix;
+  };
+  const std::vector<Case> cases = {
+      {"weight web " + b1a + " 70000", "ERR bad weight '70000'"},
+      {"weight web " + b1a + " -1", "ERR bad weight"},
+      {"weight web " + b1a + " 99999999999999999999999", "ERR bad weight"},
+      {"weight web " + b1a + " ", "ERR usage: weight"},
+      {"weight \xff\xfe " + b1a + " 1", "ERR bad service name '?\?'"},
+      {"weight web 127.0.0.1:\xff 1", "ERR bad real server '127.0.0.1:?'"},
+      {"weight nosuch " + b1a + " 1", "ERR no service 'nosuch'"},
+      {"weight web 127.0.0.1:1 1", "ERR service web has no real server 127.0.0.1:1"},
+      {"flows", "OK\nIPVS connection entries\n"},
+      {"flows web", "ERR service web forwards proxy"},
+      {"flows nosuch", "ERR no service 'nosuch'"},
+      {"flows --max", "ERR usage: flows"},
+      {"flows --max 0", "ERR bad --max '0'"},
+      {"flows --max 18446744073709551616", "ERR bad --max"},
+      {"flows \x80\x81", "ERR bad service name '?\?'"},
+      {"\t \t", "ERR empty command"},
+      {std::string(4000, ' ') + "status", "OK\nIP Virtual Server"},
+      {"status " + std::string(3000, 'x'), "ERR unknown option 'xxxx"},
+      {"drain web " + b1a, "OK\n\n"},
+      {"disable web " + b1a, "OK\n\n"},
+      {"enable web " + b1a, "OK\n\n"},
+      {"weight web " + b1a + " 5", "OK\n\n"},
+  };
+  for (const Case& c : cases) {
+    const std::string reply = RawControl(sock, c.line);
+    EXPECT_EQ(reply.rfind(c.reply_prefix, 0), 0u) << c.line.substr(0, 80) << " -> " << reply;
+    for (char ch : reply) {
+      ASSERT_TRUE(ch == '\n' || (ch >= 0x20 && ch < 0x7f))
+          << c.line.substr(0, 80) << " -> " << reply;
+    }
+  }
+  // Still out, down, with the last weight; the check still decides.
+  std::string status = Status();
+  EXPECT_TRUE(std::regex_search(status, std::regex(b1a + R"( +Proxy +5 +0 +0 +down)"))) << status;
+  auto h = FindHealth(status, b1a);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->table, "out");
+  EXPECT_NE(status.find("QUORUM web up weight 1 "), std::string::npos) << status;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(AskId(vip_), "b0");
+  SetDown(b1, false);
+  ASSERT_TRUE(WaitHealth(b1a, [](const HealthLine& l) { return l.table == "in"; })) << Status();
+  status = Status();
+  EXPECT_TRUE(std::regex_search(status, std::regex(b1a + R"( +Proxy +5 +0 +0 +up)"))) << status;
+  EXPECT_NE(status.find("QUORUM web up weight 6 "), std::string::npos) << status;
+  // Disabled while held out: back in the table but down until enabled.
+  SetDown(b1, true);
+  ASSERT_TRUE(WaitHealth(b1a, [](const HealthLine& l) { return l.table == "out"; }));
+  ASSERT_EQ(RawControl(sock, "disable web " + b1a), "OK\n\n");
+  SetDown(b1, false);
+  ASSERT_TRUE(WaitHealth(b1a, [](const HealthLine& l) { return l.table == "in"; }));
+  EXPECT_EQ(TableState(Status(), b1a), "down");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(AskId(vip_), "b0");
+  ASSERT_EQ(RawControl(sock, "enable web " + b1a), "OK\n\n");
+  EXPECT_EQ(TableState(Status(), b1a), "up");
 }
 
 }  // namespace
