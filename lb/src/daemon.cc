@@ -611,7 +611,12 @@ void Daemon::OnHealthWeight(const std::string& service, Endpoint server, int wei
   ServiceState* st = FindService(service);
   if (st == nullptr || weight < 0 || weight > kMaxWeight) return;
   if (auto held = held_out_.find({service, server}); held != held_out_.end()) {
-    held->second.weight = weight;  // applies when it is back in the table
+    if (held->second.weight == weight) return;
+    held->second.weight = weight;
+    LBD_LOG(kInfo,
+            "service %s: real server %s weight %d (health check; out of the table, applies "
+            "when it is back)",
+            service.c_str(), ToString(server).c_str(), weight);
     return;
   }
   auto rs = st->runtime->service->Find(server);

@@ -836,5 +836,27 @@ TEST_F(HealthDaemonTest, ControlCommandsOnAHeldOutServerAndGarbageKeepTheStateCo
   EXPECT_EQ(TableState(Status(), b1a), "up");
 }
 
+TEST_F(HealthDaemonTest, DynamicWeightOfAHeldOutServerIsLoggedAndAppliesWhenItIsBack) {
+  Backend b0("b0"), b1("b1");
+  const std::string code = dir_.File("code");
+  dir_.Write("code", "0");
+  StartLbd(MakeConfig(dir_, vip_,
+                      "    healthcheck: {type: exec, command: 'exit $(cat " + code +
+                          ")', dynamic_weight: true, inhibit_on_failure: false, interval: 100ms,"
+                          " timeout: 1s, rise: 3, fall: 1}\n",
+                      {{b0.address()}, {b1.address()}}));
+  dir_.Write("code", "1");
+  ASSERT_TRUE(WaitHealth(b1.address(), [](const HealthLine& l) { return l.table == "out"; }))
+      << Status();
+  dir_.Write("code", "7");  // up with weight 5, after 3 passes
+  ASSERT_TRUE(WaitFor([&] { return TableState(Status(), b1.address()) == "up"; })) << Status();
+  EXPECT_TRUE(std::regex_search(Status(), std::regex(b1.address() + R"( +Proxy +5 +0 +0 +up)")))
+      << Status();
+  EXPECT_NE(lbd_->Log().find("real server " + b1.address() +
+                             " weight 5 (health check; out of the table, applies when it is back)"),
+            std::string::npos)
+      << lbd_->Log();
+}
+
 }  // namespace
 }  // namespace lbtest
