@@ -1,5 +1,7 @@
 #include "lbd/lb/control_protocol.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <vector>
 
@@ -18,11 +20,24 @@ std::vector<std::string_view> Words(std::string_view line) {
   return words;
 }
 
-std::string Printable(std::string_view s) {
+// `s` cut at `max` bytes, every byte outside printable ASCII as '?'.
+std::string Printable(std::string_view s, size_t max = 64) {
   std::string out;
-  for (char c : s.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 64) out += "...";
+  for (char c : s.substr(0, max)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  if (s.size() > max) out += "...";
   return out;
+}
+
+// A service name as the config allows it (conf's Value::AsName).
+bool IsServiceName(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+Status BadServiceName(std::string_view s) {
+  return Status::Error("bad service name '" + Printable(s) +
+                       "' (expected 1..64 letters, digits, '_', '-' or '.')");
 }
 
 }  // namespace
@@ -62,6 +77,7 @@ Result<Command> ParseCommand(std::string_view line) {
       } else if (w[i].substr(0, 1) == "-") {
         return Status::Error("unknown option '" + Printable(w[i]) + "' for flows");
       } else if (cmd.service.empty()) {
+        if (!IsServiceName(w[i])) return BadServiceName(w[i]);
         cmd.service = std::string(w[i]);
       } else {
         return usage("flows [SVC] [--max N] [--json]");
@@ -98,10 +114,13 @@ Result<Command> ParseCommand(std::string_view line) {
         "' (expected status, stats, flows, weight, drain, enable, disable, reload)");
   }
   if (w.size() != want_args + 1) return usage(u);
+  if (!IsServiceName(w[1])) return BadServiceName(w[1]);
   cmd.service = std::string(w[1]);
   auto ep = ParseEndpoint(w[2]);
-  if (!ep.ok())
-    return Status::Error("bad real server '" + Printable(w[2]) + "': " + ep.status().message());
+  if (!ep.ok()) {
+    return Status::Error("bad real server '" + Printable(w[2]) +
+                         "': " + Printable(ep.status().message(), 200));
+  }
   cmd.server = *ep;
   if (cmd.kind == Command::Kind::kWeight) {
     int weight = -1;

@@ -294,6 +294,7 @@ Status Daemon::Apply(const Config& next) {
       const VirtualServiceConfig& old = p.old->config;
       st.runtime = p.old->runtime;
       st.server_stats = p.old->server_stats;
+      st.sorry_only = p.old->sorry_only;
       Service& svc = *st.runtime->service;
       if (old.scheduler != vs.scheduler || old.hash_port != vs.hash_port ||
           old.hash_fallback != vs.hash_fallback) {
@@ -425,10 +426,30 @@ void Daemon::SetPacketRunner(ServiceState* old, const VirtualServiceConfig& vs, 
   }
 }
 
+bool Daemon::SorryOnly(const ServiceState& st) const {
+  return st.config.sorry_server && health_ && !health_->HasQuorum(st.config.name);
+}
+
 void Daemon::Publish() {
   auto table = std::make_shared<ServiceTable>();
   table->generation = ++generation_;
-  for (const auto& s : services_) {
+  for (auto& s : services_) {
+    if (const bool sorry_only = SorryOnly(s); sorry_only != s.sorry_only) {
+      s.sorry_only = sorry_only;
+      const char* name = s.config.name.c_str();
+      if (sorry_only) {
+        LBD_LOG(kWarning, "service %s: new connections go to the sorry server %s (quorum lost)",
+                name, ToString(*s.config.sorry_server).c_str());
+      } else if (health_ && !health_->HasQuorum(s.config.name)) {
+        LBD_LOG(kWarning,
+                "service %s: new connections no longer go to a sorry server (sorry_server "
+                "removed; quorum still lost)",
+                name);
+      } else {
+        LBD_LOG(kInfo, "service %s: new connections go to the real servers again (quorum regained)",
+                name);
+      }
+    }
     ServiceEntry e;
     e.runtime = s.runtime;
     e.listeners = shutting_down_ ? nullptr : s.listeners;
@@ -436,7 +457,7 @@ void Daemon::Publish() {
     e.connect_timeout = Seconds(s.config.connect_timeout);
     e.idle_timeout = Seconds(s.config.idle_timeout);
     e.sorry_server = s.config.sorry_server;
-    e.sorry_only = s.config.sorry_server && health_ && !health_->HasQuorum(s.config.name);
+    e.sorry_only = s.sorry_only;
     e.server_stats = s.server_stats;
     table->services.push_back(std::move(e));
   }
@@ -563,18 +584,10 @@ void Daemon::UpdateQuorum() {
   if (!health_ || shutting_down_) return;
   bool publish = false;
   for (const auto& st : services_) {
-    const int64_t sum = UpWeight(*st.runtime->service);
-    const auto change = health_->UpdateQuorum(st.config.name, sum);
-    // The monitor logged the change and started the command.
-    if (change == HealthMonitor::QuorumChange::kNone || !st.config.sorry_server) continue;
-    if (change == HealthMonitor::QuorumChange::kLost) {
-      LBD_LOG(kWarning, "service %s: new connections go to the sorry server %s (quorum lost)",
-              st.config.name.c_str(), ToString(*st.config.sorry_server).c_str());
-    } else {
-      LBD_LOG(kInfo, "service %s: new connections go to the real servers again (quorum regained)",
-              st.config.name.c_str());
-    }
-    publish = true;
+    // The monitor logs a change and starts the command; Publish logs the
+    // switch to or from the sorry server.
+    (void)health_->UpdateQuorum(st.config.name, UpWeight(*st.runtime->service));
+    publish = publish || SorryOnly(st) != st.sorry_only;
   }
   if (publish) Publish();
 }
@@ -598,7 +611,12 @@ void Daemon::OnHealthWeight(const std::string& service, Endpoint server, int wei
   ServiceState* st = FindService(service);
   if (st == nullptr || weight < 0 || weight > kMaxWeight) return;
   if (auto held = held_out_.find({service, server}); held != held_out_.end()) {
-    held->second.weight = weight;  // applies when it is back in the table
+    if (held->second.weight == weight) return;
+    held->second.weight = weight;
+    LBD_LOG(kInfo,
+            "service %s: real server %s weight %d (health check; out of the table, applies "
+            "when it is back)",
+            service.c_str(), ToString(server).c_str(), weight);
     return;
   }
   auto rs = st->runtime->service->Find(server);

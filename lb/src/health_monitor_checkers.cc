@@ -16,6 +16,8 @@
 namespace lbd {
 namespace {
 
+// What the checker itself runs on. inhibit_on_failure is left out: it only
+// tells the daemon what a down means, so changing it keeps the check.
 bool SameCheck(const HealthCheckConfig& a, const HealthCheckConfig& b) {
   if (a.expect_status.size() != b.expect_status.size()) return false;
   for (size_t i = 0; i < a.expect_status.size(); ++i) {
@@ -25,10 +27,9 @@ bool SameCheck(const HealthCheckConfig& a, const HealthCheckConfig& b) {
     }
   }
   return a.type == b.type && a.interval == b.interval && a.timeout == b.timeout &&
-         a.rise == b.rise && a.fall == b.fall && a.alpha == b.alpha &&
-         a.inhibit_on_failure == b.inhibit_on_failure && a.port == b.port && a.path == b.path &&
-         a.host == b.host && a.expect_md5 == b.expect_md5 && a.command == b.command &&
-         a.dynamic_weight == b.dynamic_weight;
+         a.rise == b.rise && a.fall == b.fall && a.alpha == b.alpha && a.port == b.port &&
+         a.path == b.path && a.host == b.host && a.expect_md5 == b.expect_md5 &&
+         a.command == b.command && a.dynamic_weight == b.dynamic_weight;
 }
 
 // Thread-safety: the control thread only (HealthChecker's contract).
@@ -50,10 +51,16 @@ class CheckerHealthMonitor : public HealthMonitor {
         Key key{vs.name, rs.address};
         auto old = checks_.find(key);
         if (old != checks_.end() && SameCheck(old->second.config, cfg)) {
+          old->second.config = cfg;
           next.emplace(key, std::move(old->second));
           checks_.erase(old);
           continue;
         }
+        // A replaced check starts in the state of the one it replaces (a
+        // down server stays down until `rise` checks pass); a new one per
+        // its `alpha`.
+        HealthCheckConfig run = cfg;
+        if (old != checks_.end()) run.alpha = !old->second.checker->up();
         HealthChecker::Callbacks callbacks;
         std::string service = vs.name;
         Endpoint server = rs.address;
@@ -80,7 +87,7 @@ class CheckerHealthMonitor : public HealthMonitor {
           st->message = r.message;
           if (dynamic && r.weight) weight_report_(service, server, *r.weight);
         };
-        auto checker = HealthChecker::Create(loop_, cfg, rs.address, std::move(callbacks));
+        auto checker = HealthChecker::Create(loop_, run, rs.address, std::move(callbacks));
         if (!checker.ok()) {
           LBD_LOG(kError, "service %s: real server %s: health check not started: %s",
                   vs.name.c_str(), ToString(rs.address).c_str(),
@@ -88,7 +95,8 @@ class CheckerHealthMonitor : public HealthMonitor {
           continue;
         }
         stats->up = (*checker)->up();
-        // A replaced check starts from its own initial state.
+        // Not "gone" below: the new check's state is the one that counts.
+        if (old != checks_.end()) checks_.erase(old);
         report_(vs.name, rs.address, (*checker)->up());
         next.emplace(key, Entry{cfg, std::move(stats), std::move(checker).value()});
       }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace lbd {
 namespace {
 
@@ -82,6 +84,77 @@ TEST(ParseCommand, RejectsBadInputWithAClearMessage) {
   auto huge = ParseCommand(std::string(100000, 'x'));
   ASSERT_FALSE(huge.ok());
   EXPECT_LT(huge.status().message().size(), 200u);
+}
+
+TEST(ParseCommand, ServiceNamesAreConfigNames) {
+  // Names as the config allows them (1..64 letters, digits, '_', '-', '.'):
+  // anything else is refused here, printable, before the daemon echoes it.
+  EXPECT_EQ(ParseCommand("drain a-b_c.9 10.0.0.1:80")->service, "a-b_c.9");
+  EXPECT_EQ(ParseCommand("flows " + std::string(64, 's'))->service, std::string(64, 's'));
+  const std::vector<std::string> bad = {
+      "weight \xff\xfe 10.0.0.1:80 1",
+      "drain we\x01b 10.0.0.1:80",
+      "enable a/b 10.0.0.1:80",
+      "disable " + std::string(65, 's') + " 10.0.0.1:80",
+      "flows sh\xc3\xa9p",
+      std::string("flows a\0b", 9),
+  };
+  for (const std::string& line : bad) {
+    auto r = ParseCommand(line);
+    ASSERT_FALSE(r.ok()) << line;
+    EXPECT_EQ(r.status().message().rfind("bad service name '", 0), 0u) << r.status().message();
+  }
+}
+
+TEST(ParseCommand, RandomLinesNeverCrashAndAnswerInPrintableText) {
+  // Mutations of valid commands plus random bytes (seeded: reproducible).
+  const std::vector<std::string> seeds = {"status --json",
+                                          "stats",
+                                          "flows web --max 5 --json",
+                                          "weight web 127.0.0.1:9001 7",
+                                          "drain web 127.0.0.1:9001",
+                                          "enable web 127.0.0.1:9001",
+                                          "disable web 10.0.0.1:80",
+                                          "reload"};
+  std::mt19937 rng(20261125);
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  for (int i = 0; i < 20000; ++i) {
+    std::string line = seeds[pick(seeds.size())];
+    const int edits = 1 + static_cast<int>(pick(6));
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = line.empty() ? 0 : pick(line.size() + 1);
+      const char byte = static_cast<char>(pick(256));
+      switch (pick(5)) {
+        case 0:
+          line.insert(at, 1, byte);
+          break;
+        case 1:
+          if (at < line.size()) line[at] = byte;
+          break;
+        case 2:
+          if (at < line.size()) line.erase(at, 1 + pick(4));
+          break;
+        case 3:
+          line.insert(at, pick(2) ? " " : "99999999999999999999");
+          break;
+        default:
+          line.insert(at, std::string(pick(3) ? 1 : 5000, pick(2) ? '\t' : 'x'));
+          break;
+      }
+    }
+    auto r = ParseCommand(line);
+    if (r.ok()) {
+      for (char c : r->service) {
+        EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')
+            << "service " << r->service;
+      }
+      EXPECT_LE(r->service.size(), 64u);
+      continue;
+    }
+    const std::string m = r.status().message();
+    EXPECT_LT(m.size(), 300u);
+    for (char c : m) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "in: " << m;
+  }
 }
 
 TEST(Reply, EncodeDecodeRoundTrip) {

@@ -6,6 +6,7 @@
 // RAII, also on failure; every wait is bounded.
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <sys/un.h>
 
 #include <iostream>
 #include <regex>
@@ -646,6 +647,215 @@ TEST_F(HealthDaemonTest, ReloadThatLowersTheQuorumRegainsIt) {
       << Status();
   EXPECT_EQ(AskId(vip_), "b0");
   EXPECT_TRUE(WaitFor([&] { return ReadFile(up_marker) == "1\n"; }));
+}
+
+TEST_F(HealthDaemonTest, ReloadThatChangesTheCheckKeepsADownServerDown) {
+  // interval 300ms: a replaced check would only run its first check up to
+  // 300 ms after the reload, so the status read right after it shows the
+  // state the reload left.
+  Backend b0("b0"), b1("b1");
+  auto check = [&](const std::string& more, const std::string& timeout = "1s") {
+    return "    healthcheck: {type: exec, command: 'test ! -e " + dir_.File("down-") +
+           "$LBD_RS_PORT', interval: 300ms, timeout: " + timeout + ", rise: 1, fall: 1" + more +
+           "}\n";
+  };
+  StartLbd(MakeConfig(dir_, vip_, check(", inhibit_on_failure: false"),
+                      {{b0.address()}, {b1.address()}}));
+  SetDown(b1, true);
+  ASSERT_TRUE(WaitHealth(
+      b1.address(), [](const HealthLine& l) { return l.checks >= 3; }, 5000ms))
+      << Status();
+  auto h = FindHealth(Status(), b1.address());
+  ASSERT_TRUE(h.has_value());
+  ASSERT_EQ(h->state, "down");
+  ASSERT_EQ(h->table, "out");
+  const uint64_t checks = h->checks;
+
+  // inhibit_on_failure is the daemon's business, not the check's: the check
+  // keeps running with its state and counters; the server goes back into
+  // the table, down (weight 0).
+  lbd_->WriteConfig(MakeConfig(dir_, vip_, check(""), {{b0.address()}, {b1.address()}}));
+  ASSERT_EQ(lbd_->Ctl({"reload"}).exit_code, 0);
+  std::string status = Status();
+  h = FindHealth(status, b1.address());
+  ASSERT_TRUE(h.has_value()) << status;
+  EXPECT_EQ(h->state, "down") << status;
+  EXPECT_EQ(h->table, "in") << status;
+  EXPECT_GE(h->checks, checks) << status;
+  EXPECT_EQ(TableState(status, b1.address()), "down") << status;
+  const int b1_accepted = b1.accepted();
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(AskId(vip_), "b0");
+
+  // Another check (a new timeout) replaces the old one; it starts from the
+  // old one's state, not up: the dead server gets no connection meanwhile.
+  lbd_->WriteConfig(MakeConfig(dir_, vip_, check("", "900ms"), {{b0.address()}, {b1.address()}}));
+  ASSERT_EQ(lbd_->Ctl({"reload"}).exit_code, 0);
+  status = Status();
+  h = FindHealth(status, b1.address());
+  ASSERT_TRUE(h.has_value()) << status;
+  EXPECT_EQ(h->state, "down") << status;
+  EXPECT_EQ(TableState(status, b1.address()), "down") << status;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(AskId(vip_), "b0");
+  EXPECT_EQ(b1.accepted(), b1_accepted);
+
+  SetDown(b1, false);
+  ASSERT_TRUE(WaitFor([&] { return TableState(Status(), b1.address()) == "up"; })) << Status();
+  std::set<std::string> seen;
+  for (int i = 0; i < 4; ++i) seen.insert(AskId(vip_));
+  EXPECT_EQ(seen, (std::set<std::string>{"b0", "b1"}));
+}
+
+TEST_F(HealthDaemonTest, SorryServerAddedOrRemovedByAReloadWhileQuorumIsLostIsLogged) {
+  Backend b0("b0"), sorry("sorry");
+  auto config = [&](bool with_sorry) {
+    return MakeConfig(
+        dir_, vip_,
+        FlagCheck() + (with_sorry ? "    sorry_server: " + sorry.address() + "\n" : std::string()),
+        {{b0.address()}});
+  };
+  StartLbd(config(false));
+  SetDown(b0, true);
+  ASSERT_TRUE(WaitFor([&] { return Status().find("QUORUM web lost") != std::string::npos; }))
+      << Status();
+  lbd_->WriteConfig(config(true));
+  ASSERT_EQ(lbd_->Ctl({"reload"}).exit_code, 0);
+  EXPECT_NE(Status().find("QUORUM web lost weight 0 quorum 1 hysteresis 0 sorry in-use\n"),
+            std::string::npos)
+      << Status();
+  EXPECT_EQ(AskId(vip_), "sorry");
+  EXPECT_NE(lbd_->Log().find("service web: new connections go to the sorry server " +
+                             sorry.address() + " (quorum lost)"),
+            std::string::npos)
+      << lbd_->Log();
+  lbd_->WriteConfig(config(false));
+  ASSERT_EQ(lbd_->Ctl({"reload"}).exit_code, 0);
+  EXPECT_NE(lbd_->Log().find("service web: new connections no longer go to a sorry server "
+                             "(sorry_server removed; quorum still lost)"),
+            std::string::npos)
+      << lbd_->Log();
+  EXPECT_EQ(AskId(vip_), "");  // no server up, no sorry server: closed
+  lbd_->WriteConfig(config(true));
+  ASSERT_EQ(lbd_->Ctl({"reload"}).exit_code, 0);
+  EXPECT_EQ(AskId(vip_), "sorry");
+  SetDown(b0, false);
+  ASSERT_TRUE(WaitFor([&] { return Status().find("QUORUM web up") != std::string::npos; }));
+  EXPECT_EQ(AskId(vip_), "b0");
+  EXPECT_NE(lbd_->Log().find("service web: new connections go to the real servers again "
+                             "(quorum regained)"),
+            std::string::npos);
+}
+
+// Sends `line` + "\n" on a fresh connection to lbd's control socket and
+// returns the raw reply through its terminating empty line ("" on failure).
+std::string RawControl(const std::string& socket_path, const std::string& line) {
+  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path.c_str());
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return "";
+  timeval tv{5, 0};
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (!SendAll(fd.get(), line + "\n")) return "";
+  std::string reply;
+  char buf[4096];
+  while (reply.find("\n\n") == std::string::npos) {
+    ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  return reply;
+}
+
+TEST_F(HealthDaemonTest, ControlCommandsOnAHeldOutServerAndGarbageKeepTheStateConsistent) {
+  Backend b0("b0"), b1("b1");
+  StartLbd(MakeConfig(dir_, vip_, FlagCheck(", inhibit_on_failure: false"),
+                      {{b0.address()}, {b1.address(), 2}}));
+  SetDown(b1, true);
+  ASSERT_TRUE(WaitHealth(b1.address(), [](const HealthLine& l) { return l.table == "out"; }))
+      << Status();
+  const std::string sock = lbd_->socket_path();
+  const std::string b1a = b1.address();
+  struct Case {
+    std::string line;
+    std::string reply_prefix;
+  };
+  const std::vector<Case> cases = {
+      {"weight web " + b1a + " 70000", "ERR bad weight '70000'"},
+      {"weight web " + b1a + " -1", "ERR bad weight"},
+      {"weight web " + b1a + " 99999999999999999999999", "ERR bad weight"},
+      {"weight web " + b1a + " ", "ERR usage: weight"},
+      {"weight \xff\xfe " + b1a + " 1", "ERR bad service name '?\?'"},
+      {"weight web 127.0.0.1:\xff 1", "ERR bad real server '127.0.0.1:?'"},
+      {"weight nosuch " + b1a + " 1", "ERR no service 'nosuch'"},
+      {"weight web 127.0.0.1:1 1", "ERR service web has no real server 127.0.0.1:1"},
+      {"flows", "OK\nIPVS connection entries\n"},
+      {"flows web", "ERR service web forwards proxy"},
+      {"flows nosuch", "ERR no service 'nosuch'"},
+      {"flows --max", "ERR usage: flows"},
+      {"flows --max 0", "ERR bad --max '0'"},
+      {"flows --max 18446744073709551616", "ERR bad --max"},
+      {"flows \x80\x81", "ERR bad service name '?\?'"},
+      {"\t \t", "ERR empty command"},
+      {std::string(4000, ' ') + "status", "OK\nIP Virtual Server"},
+      {"status " + std::string(3000, 'x'), "ERR unknown option 'xxxx"},
+      {"drain web " + b1a, "OK\n\n"},
+      {"disable web " + b1a, "OK\n\n"},
+      {"enable web " + b1a, "OK\n\n"},
+      {"weight web " + b1a + " 5", "OK\n\n"},
+  };
+  for (const Case& c : cases) {
+    const std::string reply = RawControl(sock, c.line);
+    EXPECT_EQ(reply.rfind(c.reply_prefix, 0), 0u) << c.line.substr(0, 80) << " -> " << reply;
+    for (char ch : reply) {
+      ASSERT_TRUE(ch == '\n' || (ch >= 0x20 && ch < 0x7f))
+          << c.line.substr(0, 80) << " -> " << reply;
+    }
+  }
+  // Still out, down, with the last weight; the check still decides.
+  std::string status = Status();
+  EXPECT_TRUE(std::regex_search(status, std::regex(b1a + R"( +Proxy +5 +0 +0 +down)"))) << status;
+  auto h = FindHealth(status, b1a);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->table, "out");
+  EXPECT_NE(status.find("QUORUM web up weight 1 "), std::string::npos) << status;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(AskId(vip_), "b0");
+  SetDown(b1, false);
+  ASSERT_TRUE(WaitHealth(b1a, [](const HealthLine& l) { return l.table == "in"; })) << Status();
+  status = Status();
+  EXPECT_TRUE(std::regex_search(status, std::regex(b1a + R"( +Proxy +5 +0 +0 +up)"))) << status;
+  EXPECT_NE(status.find("QUORUM web up weight 6 "), std::string::npos) << status;
+  // Disabled while held out: back in the table but down until enabled.
+  SetDown(b1, true);
+  ASSERT_TRUE(WaitHealth(b1a, [](const HealthLine& l) { return l.table == "out"; }));
+  ASSERT_EQ(RawControl(sock, "disable web " + b1a), "OK\n\n");
+  SetDown(b1, false);
+  ASSERT_TRUE(WaitHealth(b1a, [](const HealthLine& l) { return l.table == "in"; }));
+  EXPECT_EQ(TableState(Status(), b1a), "down");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(AskId(vip_), "b0");
+  ASSERT_EQ(RawControl(sock, "enable web " + b1a), "OK\n\n");
+  EXPECT_EQ(TableState(Status(), b1a), "up");
+}
+
+TEST_F(HealthDaemonTest, DynamicWeightOfAHeldOutServerIsLoggedAndAppliesWhenItIsBack) {
+  Backend b0("b0"), b1("b1");
+  const std::string code = dir_.File("code");
+  dir_.Write("code", "0");
+  StartLbd(MakeConfig(dir_, vip_,
+                      "    healthcheck: {type: exec, command: 'exit $(cat " + code +
+                          ")', dynamic_weight: true, inhibit_on_failure: false, interval: 100ms,"
+                          " timeout: 1s, rise: 3, fall: 1}\n",
+                      {{b0.address()}, {b1.address()}}));
+  dir_.Write("code", "1");
+  ASSERT_TRUE(WaitHealth(b1.address(), [](const HealthLine& l) { return l.table == "out"; }))
+      << Status();
+  dir_.Write("code", "7");  // up with weight 5, after 3 passes
+  ASSERT_TRUE(WaitFor([&] { return TableState(Status(), b1.address()) == "up"; })) << Status();
+  EXPECT_TRUE(std::regex_search(Status(), std::regex(b1.address() + R"( +Proxy +5 +0 +0 +up)")))
+      << Status();
+  EXPECT_NE(lbd_->Log().find("real server " + b1.address() +
+                             " weight 5 (health check; out of the table, applies when it is back)"),
+            std::string::npos)
+      << lbd_->Log();
 }
 
 }  // namespace

@@ -42,8 +42,10 @@ struct Command {
 };
 
 // A clear error for an unknown command, a wrong number of arguments, an
-// unknown flag, a bad IP:PORT, a weight outside 0..65535 or a --max outside
-// 1..kMaxFlowsListed.
+// unknown flag, a service name the config would not accept (1..64 letters,
+// digits, '_', '-', '.'), a bad IP:PORT, a weight outside 0..65535 or a
+// --max outside 1..kMaxFlowsListed. Error messages are printable ASCII: the
+// input's other bytes show as '?'.
 Result<Command> ParseCommand(std::string_view line);
 
 // The reply framing. `body` may be empty or end with or without a newline;

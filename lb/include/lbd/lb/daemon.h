@@ -98,6 +98,7 @@ class Daemon {
     std::shared_ptr<const ListenerSet> listeners;
     ServerStatsMap server_stats;
     std::shared_ptr<PacketRunner> packet;  // nat/dr/tun: the data plane
+    bool sorry_only = false;               // as last published (SorryOnly)
   };
   struct Sample {
     double time;
@@ -107,7 +108,10 @@ class Daemon {
 
   explicit Daemon(struct ev_loop* loop);
   Status Apply(const Config& next);
+  // Publishes a new table; logs each service whose sorry_only changes.
   void Publish();
+  // Quorum lost and a sorry server configured: every new connection goes there.
+  bool SorryOnly(const ServiceState& st) const;
   // Phase 2 of Apply for a nat/dr/tun service: `st` gets the data plane
   // `created` in phase 1, or (`late`) one that replaces old's on the same VIP,
   // or old's own; a kept one follows the runtime's new set of servers.

@@ -43,10 +43,11 @@ class HealthMonitor {
 
   virtual ~HealthMonitor() = default;
   // Start/stop/replace checks so that they match `config`. Checks of servers
-  // whose settings did not change keep running with their state. Quorum
-  // settings are taken first (a service whose quorum or hysteresis changed
-  // starts over from its current state), then new checks report their
-  // initial state.
+  // whose settings did not change (inhibit_on_failure aside: the daemon's
+  // business) keep running with their state; a replaced check starts in the
+  // state of the old one. Quorum settings are taken first (a service whose
+  // quorum or hysteresis changed starts over from its current state), then
+  // new checks report their initial state.
   virtual void Configure(const Config& config) = 0;
 
   // What status shows of the check of `server` in `service`; nullopt when it
