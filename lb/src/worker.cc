@@ -22,6 +22,9 @@ Worker::Worker(const WorkerOptions& options, struct ev_loop* loop)
     : options_(options), loop_(loop) {
   ev_async_init(&wake_, OnWake);
   wake_.data = this;
+  // A new table (e.g. quorum lost: sorry_only) is taken before the accepts
+  // that are pending in the same loop iteration.
+  ev_set_priority(&wake_, EV_MAXPRI);
   ev_async_start(loop_, &wake_);
   ev_init(&resume_timer_, OnResume);
   resume_timer_.data = this;
