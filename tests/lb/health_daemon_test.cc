@@ -30,12 +30,8 @@ class ProcessBackend {
 
   // Forks the server and waits until it accepts.
   bool Start() {
-    Fd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    int one = 1;
-    setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in sa = Addr("127.0.0.1", port_);
-    if (bind(listener.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return false;
-    if (listen(listener.get(), 128) != 0) return false;
+    Fd listener = ListenLoopback(port_, 128);
+    if (!listener.valid()) return false;
     const std::string reply = name_ + "\n";  // no allocation after fork
     pid_ = fork();
     if (pid_ == 0) Serve(listener.get(), reply);  // never returns
@@ -77,13 +73,7 @@ class ProcessBackend {
 class HttpBackend {
  public:
   HttpBackend(int status, std::string body) : status_(status), body_(std::move(body)) {
-    listen_fd_ = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in sa = Addr("127.0.0.1", 0);
-    bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-    listen(listen_fd_.get(), 128);
-    socklen_t len = sizeof(sa);
-    getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
+    listen_fd_ = ListenLoopback(0, 128, &port_);
     thread_ = std::thread([this] { Loop(); });
   }
   ~HttpBackend() {

@@ -118,6 +118,24 @@ class Fd {
   int fd_ = -1;
 };
 
+// A listening TCP socket on 127.0.0.1:port (0: a free port; SO_REUSEADDR, no
+// SO_REUSEPORT), or an invalid Fd when bind or listen fails. *bound, when
+// given, gets the port it is bound to.
+inline Fd ListenLoopback(uint16_t port, int backlog, uint16_t* bound = nullptr) {
+  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in sa = Addr("127.0.0.1", port);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return Fd();
+  if (listen(fd.get(), backlog) != 0) return Fd();
+  if (bound != nullptr) {
+    socklen_t len = sizeof(sa);
+    getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len);
+    *bound = ntohs(sa.sin_port);
+  }
+  return fd;
+}
+
 // A blocking client socket connected to 127.0.0.1:port, optionally bound to
 // `source_ip` first; receive timeout 10 s so no read hangs a test forever.
 inline Fd Connect(uint16_t port, const std::string& source_ip = "") {
@@ -197,15 +215,7 @@ inline void FillPattern(char* buf, size_t n, uint64_t offset, uint64_t seed) {
 class Backend {
  public:
   explicit Backend(std::string name) : name_(std::move(name)) {
-    listen_fd_ = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    int one = 1;
-    setsockopt(listen_fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in sa = Addr("127.0.0.1", 0);
-    bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-    listen(listen_fd_.get(), 1024);
-    socklen_t len = sizeof(sa);
-    getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
+    listen_fd_ = ListenLoopback(0, 1024, &port_);
     acceptor_ = std::thread([this] { AcceptLoop(); });
   }
   ~Backend() { Stop(); }

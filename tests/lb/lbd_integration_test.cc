@@ -369,15 +369,12 @@ TEST_F(LbdTest, SampleConfigsInTestDataAreCheckedLikeUsersWould) {
 TEST_F(LbdTest, ABusyPortFailsTheStartAndRefusesTheReload) {
   MakeBackends(1);
   // Something else owns this port (without SO_REUSEPORT).
-  Fd squatter(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in sa = Addr("127.0.0.1", 0);
-  ASSERT_EQ(bind(squatter.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-  ASSERT_EQ(listen(squatter.get(), 1), 0);
-  socklen_t len = sizeof(sa);
-  getsockname(squatter.get(), reinterpret_cast<sockaddr*>(&sa), &len);
+  uint16_t busy_port = 0;
+  Fd squatter = ListenLoopback(0, 1, &busy_port);
+  ASSERT_TRUE(squatter.valid());
   Svc busy = WebService("rr");
   busy.name = "busy";
-  busy.port = ntohs(sa.sin_port);
+  busy.port = busy_port;
 
   std::string cfg = dir_.File("busy.yaml");
   std::ofstream(cfg) << MakeConfig(dir_, {busy});
