@@ -262,7 +262,7 @@ Connection::PumpResult Connection::Pump(Direction& d, int src, int dst, uint64_t
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EINVAL && d.buf == nullptr && MovePipeToBuffer(d)) continue;
-      return PumpResult::kError;
+      return PumpResult::kDestinationError;
     }
     if (d.eof) {
       if (!d.shut) {
@@ -309,7 +309,7 @@ Connection::PumpResult Connection::Pump(Direction& d, int src, int dst, uint64_t
       ProcessCounters::Inc(worker_->counters().splice_fallbacks);
       continue;
     }
-    return PumpResult::kError;
+    return PumpResult::kSourceError;
   }
   // Budget used up: come back when the loop says so (level-triggered).
   if (d.pending > 0) {
@@ -323,8 +323,17 @@ Connection::PumpResult Connection::Pump(Direction& d, int src, int dst, uint64_t
 void Connection::Relay() {
   uint64_t in = 0;
   uint64_t out = 0;
-  bool failed = Pump(c2s_, client_fd_, server_fd_, in) != PumpResult::kOk ||
-                Pump(s2c_, server_fd_, client_fd_, out) != PumpResult::kOk;
+  // The first failure decides the side: client -> server reads the client
+  // and writes the server, server -> client the other way round.
+  bool client_failed = false;
+  PumpResult r = Pump(c2s_, client_fd_, server_fd_, in);
+  if (r != PumpResult::kOk) {
+    client_failed = r == PumpResult::kSourceError;
+  } else {
+    r = Pump(s2c_, server_fd_, client_fd_, out);
+    client_failed = r == PumpResult::kDestinationError;
+  }
+  const bool failed = r != PumpResult::kOk;
   if (in + out > 0) {
     last_activity_ = ev_now(worker_->loop_);
     if (in > 0) {
@@ -337,7 +346,9 @@ void Connection::Relay() {
     }
   }
   if (failed) {
-    ProcessCounters::Inc(worker_->counters().resets);
+    ProcessCounters& counters = worker_->counters();
+    ProcessCounters::Inc(counters.resets);
+    ProcessCounters::Inc(client_failed ? counters.client_resets : counters.server_resets);
     Finish(/*reset=*/true);
     return;
   }

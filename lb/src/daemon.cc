@@ -804,6 +804,8 @@ StatusReport Daemon::Report() const {
   p.no_server = c.no_server.load();
   p.sorry = c.sorry.load();
   p.resets = c.resets.load();
+  p.client_resets = c.client_resets.load();
+  p.server_resets = c.server_resets.load();
   p.idle_timeouts = c.idle_timeouts.load();
   p.reloads = reloads_;
   p.reload_failures = reload_failures_;

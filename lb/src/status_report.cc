@@ -446,9 +446,10 @@ std::string FormatStatsText(const StatusReport& r) {
   Appendf(out,
           "Live %" PRId64 "  Accepted %" PRIu64 "  AcceptErrors %" PRIu64 " (EMFILE %" PRIu64
           ")  ConnectFailures %" PRIu64 "  Retries %" PRIu64 "  NoServer %" PRIu64
-          "  Sorry %" PRIu64 "  Resets %" PRIu64 "  IdleTimeouts %" PRIu64 "\n",
+          "  Sorry %" PRIu64 "  Resets %" PRIu64 "  IdleTimeouts %" PRIu64 "  ClientResets %" PRIu64
+          "  ServerResets %" PRIu64 "\n",
           p.live_connections, p.accepted, p.accept_errors, p.emfile, p.connect_failures, p.retries,
-          p.no_server, p.sorry, p.resets, p.idle_timeouts);
+          p.no_server, p.sorry, p.resets, p.idle_timeouts, p.client_resets, p.server_resets);
   for (const auto& pk : r.packet) AppendPacketLines(out, pk, /*drops_by_kind=*/true);
   return out;
 }
@@ -476,9 +477,10 @@ std::string FormatStatsJson(const StatusReport& r) {
           ",\"emfile\":%" PRIu64 ",\"connect_failures\":%" PRIu64 ",\"retries\":%" PRIu64
           ",\"no_server\":%" PRIu64 ",\"sorry\":%" PRIu64 ",\"resets\":%" PRIu64
           ",\"idle_timeouts\":%" PRIu64 ",\"reloads\":%" PRIu64 ",\"reload_failures\":%" PRIu64
-          "}}\n",
+          ",\"client_resets\":%" PRIu64 ",\"server_resets\":%" PRIu64 "}}\n",
           p.live_connections, p.accepted, p.accept_errors, p.emfile, p.connect_failures, p.retries,
-          p.no_server, p.sorry, p.resets, p.idle_timeouts, p.reloads, p.reload_failures);
+          p.no_server, p.sorry, p.resets, p.idle_timeouts, p.reloads, p.reload_failures,
+          p.client_resets, p.server_resets);
   return status;
 }
 
@@ -565,6 +567,10 @@ std::string FormatPrometheus(const StatusReport& r) {
     family(c.name, c.type, c.help);
     Appendf(out, "%s %.17g\n", c.name, c.value);
   }
+  family("lbd_resets_by_side_total", "counter",
+         "Connections ended by a reset, by the side whose socket failed first.");
+  Appendf(out, "lbd_resets_by_side_total{side=\"client\"} %" PRIu64 "\n", p.client_resets);
+  Appendf(out, "lbd_resets_by_side_total{side=\"server\"} %" PRIu64 "\n", p.server_resets);
   if (!r.packet.empty()) AppendPacketMetrics(out, r.packet);
   if (r.vrrp.empty()) return out;
   struct VrrpFamily {

@@ -303,6 +303,9 @@ class Backend {
         if (!SendAll(fd, buf.data(), k)) break;
         off += k;
       }
+    } else if (got_line && line == "RESET") {
+      linger lg{1, 0};  // close with RST
+      setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     } else if (got_line && line == "HOLD") {
       char buf[4096];
       while (recv(fd, buf, sizeof(buf), 0) > 0) {

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <array>
 #include <iostream>
 #include <regex>
 #include <set>
@@ -570,6 +571,50 @@ TEST_F(LbdTest, IdleConnectionsAreClosedAfterTheIdleTimeout) {
   auto waited = Clock::now() - start;
   EXPECT_GE(waited, 250ms);
   EXPECT_LT(waited, 5s);
+}
+
+// `Resets` counts both; ClientResets/ServerResets say whose socket failed.
+TEST_F(LbdTest, ResetsAreCountedByTheSideThatReset) {
+  MakeBackends(1);
+  uint16_t metrics = FreePort();
+  StartLbd(MakeConfig(dir_, {WebService("rr")},
+                      "  metrics_listen: 127.0.0.1:" + std::to_string(metrics) + "\n"));
+  auto counters = [&] {
+    auto stats = lbd_->Ctl({"stats", "--json"});
+    auto j = JsonParser::Parse(stats.out);
+    EXPECT_TRUE(j.has_value()) << stats.out;
+    const Json& c = (*j)["counters"];
+    return std::array<double, 3>{c["resets"].number(), c["client_resets"].number(),
+                                 c["server_resets"].number()};
+  };
+  EXPECT_EQ(counters(), (std::array<double, 3>{0, 0, 0}));
+  for (int i = 0; i < 2; ++i) {  // the backend closes with RST
+    Fd c = Connect(vip_);
+    ASSERT_TRUE(SendAll(c.get(), "RESET\n"));
+    char ch;
+    errno = 0;
+    EXPECT_EQ(recv(c.get(), &ch, 1, 0), -1);
+    EXPECT_EQ(errno, ECONNRESET);
+  }
+  ASSERT_TRUE(WaitFor([&] { return counters()[2] == 2; })) << counters()[2];
+  const int accepted = backends_[0]->accepted();
+  for (int i = 0; i < 3; ++i) {  // the client closes with RST while the backend holds
+    Fd c = Connect(vip_);
+    ASSERT_TRUE(SendAll(c.get(), "HOLD\n"));
+    ASSERT_TRUE(WaitFor([&] { return backends_[0]->accepted() == accepted + i + 1; }));
+    linger lg{1, 0};  // the close below sends RST
+    ASSERT_EQ(setsockopt(c.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+  }
+  ASSERT_TRUE(WaitFor([&] { return counters()[1] == 3; })) << counters()[1];
+  EXPECT_EQ(counters(), (std::array<double, 3>{5, 3, 2}));
+  auto text = lbd_->Ctl({"stats"});
+  EXPECT_NE(text.out.find("  Resets 5  IdleTimeouts 0  ClientResets 3  ServerResets 2\n"),
+            std::string::npos)
+      << text.out;
+  std::string m = HttpGet(metrics, "/metrics");
+  EXPECT_NE(m.find("\nlbd_resets_total 5\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("\nlbd_resets_by_side_total{side=\"client\"} 3\n"), std::string::npos);
+  EXPECT_NE(m.find("\nlbd_resets_by_side_total{side=\"server\"} 2\n"), std::string::npos);
 }
 
 TEST_F(LbdTest, SigtermStopsAcceptingDrainsAndExitsZero) {

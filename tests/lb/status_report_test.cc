@@ -79,6 +79,30 @@ TEST(StatsJson, AddsTotalsRatesAndCounters) {
   EXPECT_EQ((*j)["services"].array().size(), 2u);
 }
 
+TEST(Stats, ResetsByTheSideThatFailedFollowTheUnchangedCounters) {
+  StatusReport r = Sample();
+  r.process.resets = 5;
+  r.process.client_resets = 3;
+  r.process.server_resets = 2;
+  r.process.idle_timeouts = 1;
+  const std::string text = FormatStatsText(r);
+  EXPECT_NE(text.find("  Sorry 0  Resets 5  IdleTimeouts 1  ClientResets 3  ServerResets 2\n"),
+            std::string::npos)
+      << text;
+  auto j = lbtest::JsonParser::Parse(FormatStatsJson(r));
+  ASSERT_TRUE(j.has_value());
+  EXPECT_EQ((*j)["counters"]["resets"].number(), 5);
+  EXPECT_EQ((*j)["counters"]["client_resets"].number(), 3);
+  EXPECT_EQ((*j)["counters"]["server_resets"].number(), 2);
+  const std::string prom = FormatPrometheus(r);
+  EXPECT_NE(prom.find("\nlbd_resets_total 5\n"), std::string::npos);
+  EXPECT_NE(prom.find("# TYPE lbd_resets_by_side_total counter\n"
+                      "lbd_resets_by_side_total{side=\"client\"} 3\n"
+                      "lbd_resets_by_side_total{side=\"server\"} 2\n"),
+            std::string::npos)
+      << prom;
+}
+
 TEST(Prometheus, OneSampleLinePerSeriesWithHelpAndType) {
   std::string text = FormatPrometheus(Sample());
   EXPECT_NE(text.find("# TYPE lbd_real_server_up gauge\n"), std::string::npos);

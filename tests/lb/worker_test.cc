@@ -171,6 +171,30 @@ TEST_F(WorkerTest, ResetIsPropagatedAsReset) {
   EXPECT_EQ(errno, ECONNRESET);
   ASSERT_TRUE(WaitFor([&] { return rs->active() == 0 && rs->inactive() == 0; }));
   EXPECT_EQ(counters_.resets.load(), 1u);
+  EXPECT_EQ(counters_.server_resets.load(), 1u);
+  EXPECT_EQ(counters_.client_resets.load(), 0u);
+}
+
+TEST_F(WorkerTest, ClientResetIsCountedOnTheClientSide) {
+  ManualServer backend;
+  StartWorker();
+  worker_->Publish(MakeTable(1, {backend.endpoint}));
+  ASSERT_TRUE(WaitFor([&] { return worker_->generation() == 1; }));
+  Fd client = lbtest::Connect(vip_port_);
+  Fd server = backend.Accept();
+  ASSERT_TRUE(server.valid());
+  auto rs = runtime_->service->Find(backend.endpoint);
+  ASSERT_TRUE(WaitFor([&] { return rs->active() == 1; }));
+  SetLingerZero(client.get());
+  client.Reset();
+  char c;
+  errno = 0;
+  EXPECT_EQ(recv(server.get(), &c, 1, 0), -1);
+  EXPECT_EQ(errno, ECONNRESET);
+  ASSERT_TRUE(WaitFor([&] { return rs->active() == 0 && rs->inactive() == 0; }));
+  EXPECT_EQ(counters_.resets.load(), 1u);
+  EXPECT_EQ(counters_.client_resets.load(), 1u);
+  EXPECT_EQ(counters_.server_resets.load(), 0u);
 }
 
 TEST_F(WorkerTest, FailedConnectIsRetriedOnAnotherServer) {

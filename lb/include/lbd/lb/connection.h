@@ -11,7 +11,9 @@
 // worker's pool only while bytes are in flight, falling back to read/write
 // when splice() says EINVAL. EOF from one side becomes shutdown(SHUT_WR) on
 // the other; the connection ends when both directions are done. An error or
-// a reset on one side resets the other (SO_LINGER 0, then close). An idle
+// a reset on one side resets the other (SO_LINGER 0, then close), counted in
+// ProcessCounters::resets and, by the side whose socket failed first, in
+// client_resets or server_resets. An idle
 // connection (no byte either way for timeouts.idle) is closed; the timer is
 // re-armed lazily (one ev_timer, re-computed only when it fires).
 //
@@ -57,7 +59,10 @@ class Connection {
 
  private:
   enum class State : uint8_t { kFree, kConnecting, kRelaying };
-  enum class PumpResult : uint8_t { kOk, kError };
+  // Which socket of a direction failed: the source (read side) or the
+  // destination (write side). Relay() maps it to the client or the server
+  // for ProcessCounters::{client,server}_resets.
+  enum class PumpResult : uint8_t { kOk, kSourceError, kDestinationError };
 
   // One direction of the relay (client->server or server->client).
   struct Direction {

@@ -34,7 +34,9 @@ struct ProcessCounters {
   std::atomic<uint64_t> retries{0};           // second attempts on another server
   std::atomic<uint64_t> no_server{0};         // clients closed: no server (nor sorry server)
   std::atomic<uint64_t> sorry{0};             // clients sent to the sorry server
-  std::atomic<uint64_t> resets{0};            // connections ended by a reset
+  std::atomic<uint64_t> resets{0};            // connections ended by a reset (either side)
+  std::atomic<uint64_t> client_resets{0};     // ... a read/write error on the client socket
+  std::atomic<uint64_t> server_resets{0};     // ... on the real server's socket
   std::atomic<uint64_t> idle_timeouts{0};     // connections closed by timeouts.idle
   std::atomic<uint64_t> splice_fallbacks{0};  // directions that fell back to read/write
   std::atomic<int64_t> live{0};               // connections currently held by workers

@@ -95,7 +95,9 @@ struct ProcessReport {
   uint64_t retries = 0;
   uint64_t no_server = 0;
   uint64_t sorry = 0;
-  uint64_t resets = 0;
+  uint64_t resets = 0;         // client_resets + server_resets
+  uint64_t client_resets = 0;  // the client's socket failed first (an aborting client)
+  uint64_t server_resets = 0;  // the real server's socket failed first
   uint64_t idle_timeouts = 0;
   uint64_t reloads = 0;
   uint64_t reload_failures = 0;
