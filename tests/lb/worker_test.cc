@@ -89,6 +89,29 @@ class WorkerTest : public ::testing::Test {
     return table;
   }
 
+  // One side of an established connection closes with RST: the other side
+  // gets the reset and the connection is gone.
+  void ResetOneSide(bool client_resets) {
+    ManualServer backend;
+    StartWorker();
+    worker_->Publish(MakeTable(1, {backend.endpoint}));
+    ASSERT_TRUE(WaitFor([&] { return worker_->generation() == 1; }));
+    Fd client = lbtest::Connect(vip_port_);
+    Fd server = backend.Accept();
+    ASSERT_TRUE(server.valid());
+    auto rs = runtime_->service->Find(backend.endpoint);
+    ASSERT_TRUE(WaitFor([&] { return rs->active() == 1; }));
+    Fd& resetting = client_resets ? client : server;
+    Fd& other = client_resets ? server : client;
+    SetLingerZero(resetting.get());
+    resetting.Reset();
+    char c;
+    errno = 0;
+    EXPECT_EQ(recv(other.get(), &c, 1, 0), -1);
+    EXPECT_EQ(errno, ECONNRESET);
+    ASSERT_TRUE(WaitFor([&] { return rs->active() == 0 && rs->inactive() == 0; }));
+  }
+
   ProcessCounters counters_;
   std::unique_ptr<Worker> worker_;
   std::shared_ptr<ServiceRuntime> runtime_;
@@ -154,44 +177,14 @@ TEST_F(WorkerTest, AccountingFollowsTheConnectionStates) {
 }
 
 TEST_F(WorkerTest, ResetIsPropagatedAsReset) {
-  ManualServer backend;
-  StartWorker();
-  worker_->Publish(MakeTable(1, {backend.endpoint}));
-  ASSERT_TRUE(WaitFor([&] { return worker_->generation() == 1; }));
-  Fd client = lbtest::Connect(vip_port_);
-  Fd server = backend.Accept();
-  ASSERT_TRUE(server.valid());
-  auto rs = runtime_->service->Find(backend.endpoint);
-  ASSERT_TRUE(WaitFor([&] { return rs->active() == 1; }));
-  SetLingerZero(server.get());
-  server.Reset();
-  char c;
-  errno = 0;
-  EXPECT_EQ(recv(client.get(), &c, 1, 0), -1);
-  EXPECT_EQ(errno, ECONNRESET);
-  ASSERT_TRUE(WaitFor([&] { return rs->active() == 0 && rs->inactive() == 0; }));
+  ResetOneSide(/*client_resets=*/false);
   EXPECT_EQ(counters_.resets.load(), 1u);
   EXPECT_EQ(counters_.server_resets.load(), 1u);
   EXPECT_EQ(counters_.client_resets.load(), 0u);
 }
 
 TEST_F(WorkerTest, ClientResetIsCountedOnTheClientSide) {
-  ManualServer backend;
-  StartWorker();
-  worker_->Publish(MakeTable(1, {backend.endpoint}));
-  ASSERT_TRUE(WaitFor([&] { return worker_->generation() == 1; }));
-  Fd client = lbtest::Connect(vip_port_);
-  Fd server = backend.Accept();
-  ASSERT_TRUE(server.valid());
-  auto rs = runtime_->service->Find(backend.endpoint);
-  ASSERT_TRUE(WaitFor([&] { return rs->active() == 1; }));
-  SetLingerZero(client.get());
-  client.Reset();
-  char c;
-  errno = 0;
-  EXPECT_EQ(recv(server.get(), &c, 1, 0), -1);
-  EXPECT_EQ(errno, ECONNRESET);
-  ASSERT_TRUE(WaitFor([&] { return rs->active() == 0 && rs->inactive() == 0; }));
+  ResetOneSide(/*client_resets=*/true);
   EXPECT_EQ(counters_.resets.load(), 1u);
   EXPECT_EQ(counters_.client_resets.load(), 1u);
   EXPECT_EQ(counters_.server_resets.load(), 0u);
