@@ -639,7 +639,7 @@ void Daemon::FeedVrrp() {
   }
 }
 
-std::string Daemon::HandleControlLine(std::string_view line) {
+ControlReply Daemon::HandleControlLine(std::string_view line) {
   auto cmd = ParseCommand(line);
   if (!cmd.ok()) return EncodeReply(cmd.status(), "");
   const Command& c = *cmd;
@@ -713,7 +713,7 @@ std::string Daemon::HandleControlLine(std::string_view line) {
   return EncodeReply(s, "");
 }
 
-std::string Daemon::FlowsReply(const Command& c) const {
+ControlReply Daemon::FlowsReply(const Command& c) const {
   std::vector<PacketReport> packet;
   size_t left = c.max_flows;
   bool found = c.service.empty();
@@ -731,8 +731,17 @@ std::string Daemon::FlowsReply(const Command& c) const {
     left -= std::min(left, packet.back().flow_list.size());
   }
   if (!found) return EncodeReply(Status::Error("no service '" + c.service + "'"), "");
-  return EncodeReply(Status::Ok(),
-                     c.json ? FormatFlowsJson(packet) : FormatFlowsText(packet, c.max_flows));
+  // The snapshot (at most kMaxFlowsListed flows) now; the text part by part
+  // as lbctl reads it, so formatting never holds the control loop for long.
+  ControlReply reply(EncodeReply(Status::Ok(), ""));
+  reply.text.pop_back();  // the empty line: the writer's end comes first
+  auto writer = std::make_shared<FlowsWriter>(std::move(packet), c.json, c.max_flows);
+  reply.more = [writer](std::string& out) {
+    if (writer->Next(out)) return true;
+    out += '\n';
+    return false;
+  };
+  return reply;
 }
 
 StatusReport Daemon::Report() const {

@@ -530,6 +530,39 @@ TEST_F(LbdTest, ControlSocketSurvivesGarbageHugeLinesAndHangups) {
   EXPECT_EQ(AskId(vip_), "b0");
 }
 
+// Clients that ask and never read cannot block lbd nor make it grow: it
+// stops reading their next lines, keeps ~1 MiB of replies each at most, and
+// closes them after ControlServer::kStallTimeout.
+TEST_F(LbdTest, ClientsThatNeverReadTheirRepliesDoNotBlockTheControlSocket) {
+  MakeBackends(2);
+  StartLbd(MakeConfig(dir_, {WebService("rr")}));
+  auto rss_kb = [&] {
+    std::string s = ReadFile("/proc/" + std::to_string(lbd_->pid()) + "/status");
+    size_t p = s.find("VmRSS:");
+    return p == std::string::npos ? 0L : std::stol(s.substr(p + 6));
+  };
+  const long rss_before = rss_kb();
+  std::string lines;
+  for (int i = 0; i < 20000; ++i) lines += "status --json\n";  // ~1 KB of reply each
+  std::vector<Fd> stuck;
+  for (int k = 0; k < 4; ++k) {
+    stuck.emplace_back(UnixConnect(lbd_->socket_path()));
+    ASSERT_TRUE(stuck.back().valid());
+    // Non-blocking: lbd stops reading, so only part of it goes in.
+    fcntl(stuck.back().get(), F_SETFL, O_NONBLOCK);
+    (void)send(stuck.back().get(), lines.data(), lines.size(), MSG_NOSIGNAL);
+  }
+  for (int i = 0; i < 5; ++i) {
+    auto start = Clock::now();
+    auto r = lbd_->Ctl({"status"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_LT(Clock::now() - start, 2s);
+  }
+  EXPECT_EQ(AskId(vip_), "b0");
+  // 20000 replies of ~1 KB each would be 80 MB for the four.
+  EXPECT_LT(rss_kb() - rss_before, 16 * 1024) << "KB more RSS";
+}
+
 std::string HttpGet(uint16_t port, const std::string& path) {
   Fd c = Connect(port);
   if (!c.valid()) return "";

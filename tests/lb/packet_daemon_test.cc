@@ -219,6 +219,15 @@ class PacketDaemon : public ::testing::Test {
     EXPECT_NE(flows.out.find(std::string(" ") + kVip + ":80 "), std::string::npos) << flows.out;
     RunResult two = Ctl({"flows", "--max", "2"});
     EXPECT_NE(two.out.find("(5 more flows not listed; --max 2)\n"), std::string::npos) << two.out;
+    // Made part by part as lbctl reads (FlowsWriter): the same JSON document.
+    auto fj = JsonParser::Parse(Ctl({"flows", "--json", "--max", "100000"}).out);
+    ASSERT_TRUE(fj.has_value());
+    EXPECT_EQ((*fj)["flows"].array().size(), 7u);
+    EXPECT_EQ((*fj)["listed"].number(), 7);
+    RunResult over = Ctl({"flows", "--max", "100001"});  // lbctl checks it first: usage error
+    EXPECT_EQ(over.exit_code, 2);
+    EXPECT_NE(over.err.find("bad --max '100001': expected 1..100000"), std::string::npos)
+        << over.err;
 
     // rs1's process dies: the health check takes it out.
     Stop(http_[1]);

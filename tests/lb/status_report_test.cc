@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "lb_test_util.h"
 #include "lbd/lb/metrics_server.h"
 
@@ -429,6 +431,49 @@ TEST(Prometheus, QuorumAndCheckSeries) {
             std::string::npos);
   // No check series for servers without a check.
   EXPECT_EQ(FormatPrometheus(Sample()).find("lbd_healthcheck_up{"), std::string::npos);
+}
+
+// FlowsWriter makes the same bytes as the Format functions, part by part,
+// each part at most kFlowsPerPart flows.
+TEST(Flows, WriterMakesTheSameListingInBoundedParts) {
+  std::vector<PacketReport> packet(2);
+  for (size_t k = 0; k < packet.size(); ++k) {
+    packet[k].name = k == 0 ? "web" : "dns";
+    const size_t n = k == 0 ? 2 * FlowsWriter::kFlowsPerPart + 7 : 5;
+    for (size_t i = 0; i < n; ++i) {
+      FlowReport f;
+      f.protocol = k == 0 ? "TCP" : "UDP";
+      f.client = Endpoint{0x0a000002u + static_cast<uint32_t>(i), static_cast<uint16_t>(1024 + i)};
+      f.virtual_address = ParseEndpoint("10.0.0.100:80").value();
+      f.server = ParseEndpoint("10.0.1.2:80").value();
+      f.state = k == 0 ? "ESTABLISHED" : "UDP";
+      f.expires_seconds = static_cast<int64_t>(i % 900);
+      packet[k].flow_list.push_back(f);
+    }
+    packet[k].flows = packet[k].flow_list.size() + 10;  // some not listed
+  }
+  for (bool json : {false, true}) {
+    FlowsWriter w(packet, json, 42);
+    std::string all;
+    size_t parts = 0;
+    for (bool more = true; more;) {
+      std::string part;
+      more = w.Next(part);
+      ASSERT_FALSE(part.empty());
+      const size_t lines = static_cast<size_t>(std::count(part.begin(), part.end(), '\n'));
+      EXPECT_LE(lines, FlowsWriter::kFlowsPerPart + 1);
+      all += part;
+      ASSERT_LT(++parts, 100u);
+    }
+    EXPECT_GE(parts, 4u);  // header, 3 parts of flows, the end
+    EXPECT_EQ(all, json ? FormatFlowsJson(packet) : FormatFlowsText(packet, 42));
+  }
+  EXPECT_NE(FormatFlowsText(packet, 42).find("\n(20 more flows not listed; --max 42)\n"),
+            std::string::npos);
+  auto j = lbtest::JsonParser::Parse(FormatFlowsJson(packet));
+  ASSERT_TRUE(j.has_value());
+  EXPECT_EQ((*j)["flows"].array().size(), 2 * FlowsWriter::kFlowsPerPart + 12);
+  EXPECT_EQ((*j)["total"].number(), 2 * FlowsWriter::kFlowsPerPart + 32);
 }
 
 }  // namespace

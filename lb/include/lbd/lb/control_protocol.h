@@ -17,6 +17,7 @@
 #define LBD_LB_CONTROL_PROTOCOL_H_
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,9 +28,12 @@
 namespace lbd {
 
 inline constexpr size_t kMaxControlLine = 4096;
-// `flows`: flows listed when --max is not given, and the largest --max.
+// `flows`: flows listed when --max is not given, and the largest --max. The
+// cap bounds what one listing costs the control loop: the snapshot of
+// 100000 flows takes ~5 ms and ~9 MB (1e6: ~50 ms and ~90 MB, and 0.5 s and
+// 80-155 MB more to format at once); lb/README.md has the figures.
 inline constexpr size_t kDefaultFlowsListed = 1000;
-inline constexpr size_t kMaxFlowsListed = 1000000;
+inline constexpr size_t kMaxFlowsListed = 100000;
 
 struct Command {
   enum class Kind { kStatus, kStats, kWeight, kDrain, kEnable, kDisable, kReload, kFlows };
@@ -51,6 +55,17 @@ Result<Command> ParseCommand(std::string_view line);
 // The reply framing. `body` may be empty or end with or without a newline;
 // empty lines inside it are dropped so they cannot end the reply early.
 std::string EncodeReply(const Status& status, std::string_view body);
+
+// What the server sends for one request: `text` (EncodeReply's framing), or,
+// for a reply too long to build at once, its beginning in `text` and `more`,
+// called as the client drains, each call appending the next part to `out`
+// and returning false once it appended the end of the reply (its empty line).
+struct ControlReply {
+  ControlReply() = default;
+  ControlReply(std::string t) : text(std::move(t)) {}  // NOLINT: a whole reply converts
+  std::string text;
+  std::function<bool(std::string& out)> more;
+};
 
 struct Reply {
   bool ok = false;

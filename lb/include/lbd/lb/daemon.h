@@ -86,10 +86,10 @@ class Daemon {
   // Re-reads config.file. On error the old configuration stays.
   Status Reload();
   // One control-protocol line -> its encoded reply.
-  std::string HandleControlLine(std::string_view line);
+  ControlReply HandleControlLine(std::string_view line);
   StatusReport Report() const;
   // `flows [SVC] [--max N] [--json]`: the encoded reply.
-  std::string FlowsReply(const Command& c) const;
+  ControlReply FlowsReply(const Command& c) const;
 
  private:
   struct ServiceState {

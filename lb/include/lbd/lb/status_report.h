@@ -193,6 +193,28 @@ std::string FormatFlowsText(const std::vector<PacketReport>& packet, size_t max)
 // "expires"}...],"total":N,"listed":L}
 std::string FormatFlowsJson(const std::vector<PacketReport>& packet);
 
+// The same text or JSON made part by part, so that a long listing is
+// formatted as the control client drains it (ControlReply::more) instead of
+// at once on the control loop. Owns its snapshot.
+class FlowsWriter {
+ public:
+  static constexpr size_t kFlowsPerPart = 1024;  // ~90 KB of text
+
+  FlowsWriter(std::vector<PacketReport> packet, bool json, size_t max);
+  // Appends the next part (the header, up to kFlowsPerPart flows, or the
+  // end); false once the end was appended.
+  bool Next(std::string& out);
+
+ private:
+  std::vector<PacketReport> packet_;
+  bool json_;
+  size_t max_;
+  bool started_ = false;
+  size_t service_ = 0;  // cursor: packet_[service_].flow_list[flow_]
+  size_t flow_ = 0;
+  uint64_t listed_ = 0;
+};
+
 // "Masq", "Route", "Tunnel", "Proxy" (ipvsadm's Forward column).
 const char* ForwardName(Forwarding f);
 // A JSON string literal, quotes included.
