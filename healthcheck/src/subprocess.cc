@@ -92,13 +92,20 @@ pid_t RawFork() {
     if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
   }
   setpgid(0, 0);
-  const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  // Descriptors through syscall(), not open()/dup2()/close(): a sanitizer
+  // build intercepts those to track descriptors across threads, and in this
+  // copy of a multi-threaded process (no thread but ours runs; raw clone, so
+  // the runtime saw no fork) TSan reported our open() of a number a worker had
+  // used as a race, and its bookkeeping may take a lock that another thread
+  // held at the clone. The system calls are what the libc wrappers make.
+  const int devnull =
+      static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC));
   if (devnull >= 0) {
-    dup2(devnull, STDIN_FILENO);
-    dup2(devnull, STDOUT_FILENO);
+    syscall(SYS_dup3, devnull, STDIN_FILENO, 0);  // EINVAL when equal: dup2's no-op
+    syscall(SYS_dup3, devnull, STDOUT_FILENO, 0);
   }
   if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0) {
-    for (int fd = 3; fd < 4096; ++fd) close(fd);
+    for (int fd = 3; fd < 4096; ++fd) syscall(SYS_close, fd);
   }
   const pid_t shell = RawFork();
   if (shell < 0) ExitChild(127);
