@@ -14,6 +14,17 @@ if(LBD_SANITIZE)
   target_link_options(lbd_sanitize INTERFACE -fsanitize=address,undefined)
 endif()
 
+# ThreadSanitizer cannot be combined with AddressSanitizer. Run with
+# TSAN_OPTIONS=suppressions=<repo>/tests/tsan.supp (see README.md, Testing).
+if(LBD_TSAN)
+  if(LBD_SANITIZE)
+    message(FATAL_ERROR "LBD_TSAN and LBD_SANITIZE are mutually exclusive "
+                        "(ThreadSanitizer cannot run with AddressSanitizer): use separate build dirs")
+  endif()
+  target_compile_options(lbd_sanitize INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(lbd_sanitize INTERFACE -fsanitize=thread)
+endif()
+
 # What every lbd target links: warnings and (optionally) sanitizers.
 add_library(lbd_build_flags INTERFACE)
 target_link_libraries(lbd_build_flags INTERFACE lbd_warnings lbd_sanitize)

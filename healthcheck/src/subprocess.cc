@@ -62,6 +62,16 @@ pid_t RawFork() {
       syscall(SYS_clone, static_cast<unsigned long>(SIGCHLD), nullptr, nullptr, nullptr, nullptr));
 }
 
+// How the children exit: exit_group(2), which is what _exit() is, minus the
+// sanitizers' _exit interceptor. Under ThreadSanitizer that interceptor runs
+// the runtime's finalization in the child, which still counts the parent's
+// threads: it sleeps atexit_sleep_ms (1 s by default, so every exec check
+// timed out) and turns the status into 66 when the parent reported a race.
+[[noreturn]] void ExitChild(int code) {
+  syscall(SYS_exit_group, code);
+  __builtin_unreachable();
+}
+
 // The watched child. Only async-signal-safe calls from here on.
 //
 // execve() turns a clone child back into an ordinary one (the kernel's
@@ -82,30 +92,37 @@ pid_t RawFork() {
     if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
   }
   setpgid(0, 0);
-  const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  // Descriptors through syscall(), not open()/dup2()/close(): a sanitizer
+  // build intercepts those to track descriptors across threads, and in this
+  // copy of a multi-threaded process (no thread but ours runs; raw clone, so
+  // the runtime saw no fork) TSan reported our open() of a number a worker had
+  // used as a race, and its bookkeeping may take a lock that another thread
+  // held at the clone. The system calls are what the libc wrappers make.
+  const int devnull =
+      static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC));
   if (devnull >= 0) {
-    dup2(devnull, STDIN_FILENO);
-    dup2(devnull, STDOUT_FILENO);
+    syscall(SYS_dup3, devnull, STDIN_FILENO, 0);  // EINVAL when equal: dup2's no-op
+    syscall(SYS_dup3, devnull, STDOUT_FILENO, 0);
   }
   if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0) {
-    for (int fd = 3; fd < 4096; ++fd) close(fd);
+    for (int fd = 3; fd < 4096; ++fd) syscall(SYS_close, fd);
   }
   const pid_t shell = RawFork();
-  if (shell < 0) _exit(127);
+  if (shell < 0) ExitChild(127);
   if (shell == 0) {
     execve("/bin/sh", const_cast<char* const*>(argv), const_cast<char* const*>(envp));
-    _exit(127);
+    ExitChild(127);
   }
   int status = 0;
   while (waitpid(shell, &status, 0) < 0) {
-    if (errno != EINTR) _exit(127);
+    if (errno != EINTR) ExitChild(127);
   }
-  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  if (WIFEXITED(status)) ExitChild(WEXITSTATUS(status));
   // Die of the same signal, without a core file, so the parent sees it.
   const struct rlimit no_core = {0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
   syscall(SYS_kill, syscall(SYS_getpid), WTERMSIG(status));
-  _exit(1);
+  ExitChild(1);
 }
 
 }  // namespace

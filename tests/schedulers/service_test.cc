@@ -165,5 +165,58 @@ TEST(Service, EverySchedulerPicksSafelyWhileChanged) {
   }
 }
 
+// The readers (Servers(), Find(), scheduler_name()) and the connection
+// counters (overload thresholds set), from a third thread, while picks go on and another thread
+// changes servers and algorithms: what lbctl status and the workers do to a Service during a
+// reload. Each answer must be a consistent snapshot; under the TSan build (LBD_TSAN) this also
+// checks that they race with nothing.
+TEST(Service, SnapshotsAndCountersAreSafeWhileChangedAndPicked) {
+  constexpr int kServers = 5;
+  auto svc = std::move(Service::Create("wrr")).value();
+  for (int i = 0; i < kServers; ++i) ASSERT_TRUE(svc->AddServer(Ep(i), {.weight = 1}).ok());
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done.load()) {
+      for (const auto& rs : svc->Servers()) {
+        EXPECT_LT(rs->endpoint().ip - testing::kServerBase, static_cast<uint32_t>(kServers));
+        EXPECT_GE(rs->overhead(), 0);
+      }
+      for (int i = 0; i < kServers; ++i) {
+        std::shared_ptr<RealServer> rs = svc->Find(Ep(i));
+        if (rs != nullptr) {
+          EXPECT_EQ(rs->endpoint(), Ep(i));
+        }
+      }
+      const std::string name = svc->scheduler_name();
+      EXPECT_TRUE(name == "wrr" || name == "lblcr" || name == "mh") << name;
+      // A connection's life on a picked server, as a worker accounts it.
+      if (std::shared_ptr<RealServer> rs =
+              svc->Pick(Flow{{0x0B000001u, 1000}, {0xC0000001u, 80}})) {
+        rs->ConnectionOpened(/*active=*/true);
+        rs->ConnectionDeactivated();
+        rs->ConnectionClosed(/*was_active=*/false);
+      }
+      if (::testing::Test::HasFailure()) break;
+    }
+  });
+  (void)PickWhile(*svc, kServers, /*may_be_empty=*/true, [&] {
+    constexpr std::string_view kNames[] = {"wrr", "lblcr", "mh"};
+    for (int k = 0; k < 150; ++k) {
+      const int i = k % kServers;
+      ASSERT_TRUE(svc->SetThresholds(Ep(i), 2 + k % 3, 1).ok());
+      ASSERT_TRUE(svc->SetWeight(Ep(i), k % 3).ok());
+      ASSERT_TRUE(svc->RemoveServer(Ep(i)).ok());
+      ASSERT_TRUE(svc->AddServer(Ep(i), {.weight = 1 + k % 2}).ok());
+      if (k % 25 == 0) {
+        ASSERT_TRUE(svc->SetScheduler(kNames[(k / 25) % 3], {.mh_table_size = 251}).ok());
+      }
+    }
+  });
+  done.store(true);
+  reader.join();
+  // Every connection the third thread opened was closed: the counters are exact.
+  for (const auto& rs : svc->Servers()) EXPECT_EQ(rs->overhead(), 0);
+}
+
 }  // namespace
 }  // namespace lbd

@@ -480,14 +480,17 @@ bool PacketServiceImpl::PickServer(const PacketView& v, int64_t now, uint32_t* i
   // Persistence (ipvsadm -p; ip_vs_sched_persist()): one template per client
   // address sends its new flows to the same server while the template lives.
   // The template's timer restarts with every new flow and when a flow ends.
-  // A server whose weight is 0 (quiesced or down) is not kept.
+  // A server whose weight is 0 (quiesced or down) is not kept, nor one that
+  // left the Service (a reload, or down with inhibit_on_failure: false): it
+  // takes no new flows (ip_vs_check_template(): !IP_VS_DEST_F_AVAILABLE).
   const FlowKey client{v.src_ip, 0, 0, 0, 0};
   if (persistence_ns_ > 0) {
     std::lock_guard<std::mutex> lock(templates_mu_);
     bool is_reply = false;
     FlowEntry* t = templates_->Find(client, &is_reply);
     if (t != nullptr) {
-      if (t->expires_ns > now && servers_[t->server]->rs->weight() > 0) {
+      const RealServer& kept = *servers_[t->server]->rs;
+      if (t->expires_ns > now && kept.available() && kept.weight() > 0) {
         t->expires_ns = now + persistence_ns_;
         *index = t->server;
         return true;
