@@ -542,9 +542,8 @@ void Daemon::UpdateUp(const std::string& service, Endpoint server) {
   const bool out = rs != nullptr && health_down && !InhibitOnFailure(st->config, *rs);
   auto held = held_out_.find(key);
   if (out && held == held_out_.end()) {
-    // Down first (weight 0), so that holders that check the weight rather
-    // than available(), such as the packet forwarders' persistence
-    // templates, leave it too.
+    // Down first (weight 0): whatever looks at the weight alone sees it
+    // leave before it leaves the list.
     (void)svc.SetUp(server, false);
     if (auto in = svc.Find(server); in != nullptr && svc.RemoveServer(server).ok()) {
       held_out_.emplace(key, HeldOut{in, in->configured_weight()});

@@ -683,6 +683,9 @@ TEST_F(LbdTest, DrainTimeoutResetsWhatIsLeft) {
 }
 
 TEST_F(LbdTest, MemoryPerIdleConnection) {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "a sanitizer's shadow memory is not lbd's";
+#endif
   MakeBackends(1);
   StartLbd(MakeConfig(dir_, {WebService("rr")}));
   constexpr int kConns = 1000;

@@ -317,6 +317,28 @@ TEST_F(PacketDaemon, NatServiceIsForwardedShownAndRemovedAtExit) {
   StopLbdAndCheckCleanup(lbd);
 }
 
+// A persistent client stays on its server until a reload removes that
+// server; then its next connection goes elsewhere (IPVS: the template's dest
+// is no longer available), although the template has not expired.
+TEST_F(PacketDaemon, NatPersistentClientLeavesAServerTheReloadRemoved) {
+  ASSERT_NO_FATAL_FAILURE(Up("nat", 2));
+  auto persistent = [&](const std::vector<int>& which) {
+    std::string c = Config(Servers(which));
+    const std::string rr = "    scheduler: rr\n";
+    c.insert(c.find(rr) + rr.size(), "    persistence: 30s\n");
+    return c;
+  };
+  dir_.Write("lbd.yaml", persistent({1, 2}));
+  const pid_t lbd = StartLbd();
+  const std::string first = Get();
+  ASSERT_TRUE(first == "rs1" || first == "rs2") << first;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Get(), first) << i;
+  dir_.Write("lbd.yaml", persistent({first == "rs1" ? 2 : 1}));
+  ASSERT_EQ(Ctl({"reload"}).exit_code, 0) << ReadFile(dir_.File("lbd.log"));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Get(), first == "rs1" ? "rs2" : "rs1") << i;
+  StopLbdAndCheckCleanup(lbd);
+}
+
 TEST_F(PacketDaemon, NatReloadsAddRemoveAndMoveDataPlanes) {
   ASSERT_NO_FATAL_FAILURE(Up("nat", 3));
   dir_.Write("lbd.yaml", Config(Servers({1, 2})));
