@@ -48,7 +48,11 @@ Result<Reply> SendControlCommand(const std::string& socket_path, const std::stri
     ssize_t n = read(fd.get(), buf, sizeof(buf));
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n < 0) return Status::Error(ErrnoMessage("read", errno));
+    const size_t before = in.size();
     if (n > 0) in.append(buf, static_cast<size_t>(n));
+    // A reply ends with an empty line: decode again only once this read can
+    // have completed one (a long `flows` listing arrives in many reads).
+    if (n > 0 && before > 0 && in.find("\n\n", before - 1) == std::string::npos) continue;
     auto reply = DecodeReply(in);
     if (!reply.ok()) return reply.status();
     if (reply->has_value()) return std::move(**reply);
