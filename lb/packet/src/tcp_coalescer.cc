@@ -31,21 +31,6 @@ void Store16(uint8_t* p, uint16_t v) {
   std::memcpy(p, &v, 2);
 }
 
-// ChecksumPartial() four bytes at a time into 64 bits: the one's complement
-// sum is the same once folded (RFC 1071 §2(C), deferred carries).
-uint32_t SumBytes(const uint8_t* data, size_t len, uint32_t initial) {
-  uint64_t sum = initial;
-  while (len >= 4) {
-    uint32_t word;
-    std::memcpy(&word, data, 4);
-    sum += word;
-    data += 4;
-    len -= 4;
-  }
-  while (sum >> 32) sum = (sum & 0xffffffffu) + (sum >> 32);
-  return ChecksumFold(ChecksumPartial(data, len, ChecksumFold(static_cast<uint32_t>(sum))));
-}
-
 // The pseudo-header (RFC 9293 §3.1) of a TCP segment of `tcp_len` bytes.
 uint32_t PseudoHeaderSum(const uint8_t* ip, size_t tcp_len) {
   uint8_t pseudo[12];
@@ -92,7 +77,7 @@ bool HasTcpPorts(const uint8_t* p, size_t len) {
 bool TcpChecksumValid(const uint8_t* ip, size_t ihl, size_t total) {
   if (ihl + 20 > total) return false;
   const size_t tcp_len = total - ihl;
-  return SumBytes(ip + ihl, tcp_len, PseudoHeaderSum(ip, tcp_len)) == 0xffff;
+  return ChecksumFold(ChecksumPartial(ip + ihl, tcp_len, PseudoHeaderSum(ip, tcp_len))) == 0xffff;
 }
 
 TcpCoalescer::TcpCoalescer(size_t max_packets) : max_packets_(max_packets) {

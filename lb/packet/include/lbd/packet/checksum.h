@@ -17,21 +17,33 @@
 namespace lbd {
 
 // One's complement sum of `len` bytes (odd tail padded with zero), added to
-// `sum`; not folded, not complemented.
+// `sum`; not complemented, and folded only as far as keeps it below 2^17, so
+// that callers may chain partial sums and fold once. Reads four bytes at a
+// time into 64 bits: the same sum once folded (RFC 1071 §2(B) byte order
+// independence, §2(C) deferred carries).
 inline uint32_t ChecksumPartial(const uint8_t* data, size_t len, uint32_t sum = 0) {
-  while (len >= 2) {
+  uint64_t wide = sum;
+  while (len >= 4) {
+    uint32_t word;
+    std::memcpy(&word, data, 4);
+    wide += word;
+    data += 4;
+    len -= 4;
+  }
+  if (len >= 2) {
     uint16_t word;
     std::memcpy(&word, data, 2);
-    sum += word;
+    wide += word;
     data += 2;
     len -= 2;
   }
   if (len == 1) {
     uint16_t word = 0;
     std::memcpy(&word, data, 1);
-    sum += word;
+    wide += word;
   }
-  return sum;
+  while (wide >> 32) wide = (wide & 0xffffffffu) + (wide >> 32);
+  return static_cast<uint32_t>((wide & 0xffff) + (wide >> 16));
 }
 
 inline uint16_t ChecksumFold(uint32_t sum) {
