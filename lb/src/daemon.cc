@@ -53,14 +53,8 @@ std::shared_ptr<ServiceRuntime> NewRuntime(const VirtualServiceConfig& vs,
   return runtime;
 }
 
-bool HasServerUp(const Service& service) {
-  for (const auto& rs : service.Servers()) {
-    if (rs->up() && rs->configured_weight() > 0) return true;
-  }
-  return false;
-}
-
-// Sum of the configured weights of the servers that are up, in the table.
+// Sum of the configured weights of the servers that are up, in the table
+// (> 0: the service has a server up, for VRRP's track_services).
 int64_t UpWeight(const Service& service) {
   int64_t sum = 0;
   for (const auto& rs : service.Servers()) {
@@ -630,7 +624,7 @@ void Daemon::OnHealthWeight(const std::string& service, Endpoint server, int wei
 void Daemon::FeedVrrp() {
   if (!vrrp_ || shutting_down_) return;
   for (const auto& st : services_) {
-    const bool up = HasServerUp(*st.runtime->service);
+    const bool up = UpWeight(*st.runtime->service) > 0;
     auto [it, inserted] = vrrp_fed_.try_emplace(st.config.name, up);
     if (!inserted && it->second == up) continue;
     it->second = up;
