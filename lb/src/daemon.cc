@@ -780,7 +780,6 @@ StatusReport Daemon::Report() const {
     q.quorum = EffectiveQuorum(st.config);
     q.hysteresis = st.config.hysteresis;
     q.sorry_server = st.config.sorry_server.has_value();
-    q.sorry_in_use = q.sorry_server && !q.up;
     q.shown = st.config.quorum > 0 || st.config.hysteresis > 0 || !st.config.on_quorum_up.empty() ||
               !st.config.on_quorum_down.empty() ||
               std::any_of(s.servers.begin(), s.servers.end(),

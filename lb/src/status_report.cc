@@ -59,9 +59,9 @@ void AppendHealthText(std::string& out, const ServiceReport& s) {
     Appendf(out,
             "QUORUM %s %s weight %" PRId64 " quorum %" PRId64 " hysteresis %" PRId64 " sorry %s\n",
             s.name.c_str(), q.up ? "up" : "lost", q.up_weight, q.quorum, q.hysteresis,
-            !q.sorry_server  ? "none"
-            : q.sorry_in_use ? "in-use"
-                             : "idle");
+            !q.sorry_server    ? "none"
+            : q.sorry_in_use() ? "in-use"
+                               : "idle");
   }
   for (const auto& rs : s.servers) {
     if (!rs.check) continue;
@@ -115,7 +115,7 @@ void AppendHealthPrometheus(std::string& out, const StatusReport& r, const Famil
       {"lbd_service_quorum_up_weight", "Sum of the weights of the servers up, in the table.",
        [](const QuorumReport& q) { return double(q.up_weight); }},
       {"lbd_service_sorry_in_use", "Quorum lost: new connections go to the sorry server.",
-       [](const QuorumReport& q) { return q.sorry_in_use ? 1.0 : 0.0; }},
+       [](const QuorumReport& q) { return q.sorry_in_use() ? 1.0 : 0.0; }},
   };
   for (const ServiceGauge& g : kQuorumFamilies) {
     family(g.name, "gauge", g.help);
@@ -381,7 +381,7 @@ std::string FormatStatusJson(const StatusReport& r) {
             "],\"quorum\":{\"up\":%s,\"up_weight\":%" PRId64 ",\"quorum\":%" PRId64
             ",\"hysteresis\":%" PRId64 ",\"sorry_server\":%s,\"sorry_in_use\":%s}",
             q.up ? "true" : "false", q.up_weight, q.quorum, q.hysteresis,
-            q.sorry_server ? "true" : "false", q.sorry_in_use ? "true" : "false");
+            q.sorry_server ? "true" : "false", q.sorry_in_use() ? "true" : "false");
     out += "}";
   }
   out += "],\"packet\":[";

@@ -343,7 +343,6 @@ StatusReport SampleWithHealth() {
               .quorum = 5,
               .hysteresis = 1,
               .sorry_server = true,
-              .sorry_in_use = true,
               .shown = true};
   HealthCheckReport c;
   c.type = "http";

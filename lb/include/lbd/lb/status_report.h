@@ -67,9 +67,10 @@ struct QuorumReport {
   int64_t quorum = 1;     // effective: the configured quorum, 1 when not set
   int64_t hysteresis = 0;
   bool sorry_server = false;  // one is configured
-  bool sorry_in_use = false;  // quorum lost: every new connection goes to the sorry server
   // quorum, hysteresis or on_quorum_* set, or a server has a check: the text shows the line.
   bool shown = false;
+  // Quorum lost with a sorry server: every new connection goes there.
+  bool sorry_in_use() const { return sorry_server && !up; }
 };
 
 struct ServiceReport {
