@@ -5,8 +5,8 @@
 #include <string>
 #include <utility>
 
+#include "lbd/sys/subprocess.h"
 #include "probe.h"
-#include "subprocess.h"
 
 namespace lbd {
 namespace {

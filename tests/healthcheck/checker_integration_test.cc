@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "lbd/healthcheck/checker.h"
-#include "lbd/healthcheck/command_runner.h"
-#include "subprocess.h"
+#include "lbd/sys/command_runner.h"
+#include "lbd/sys/subprocess.h"
 
 namespace lbd {
 namespace {

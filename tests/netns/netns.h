@@ -1,6 +1,6 @@
 // Test support (not part of lbd): network namespaces and the processes run in
-// them, for the integration tests that need real devices (tests/vrrp,
-// tests/packet, tests/lb/*_daemon_test.cc). Needs root.
+// them, for the integration tests that need real devices (tests/lb/vrrp,
+// tests/lb/packet, tests/lb/daemon/*_daemon_test.cc). Needs root.
 //
 // Cleanup is the point: every namespace a test makes and every process it
 // starts goes away at the end, also on failure:

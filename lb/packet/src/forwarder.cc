@@ -19,8 +19,8 @@
 #include <thread>
 #include <utility>
 
-#include "lbd/net/netlink.h"
 #include "lbd/packet/flow_table.h"
+#include "lbd/sys/netlink.h"
 #include "tun.h"
 
 namespace lbd {

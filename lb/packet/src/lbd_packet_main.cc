@@ -16,19 +16,15 @@
 #include <vector>
 
 #include "lbd/conf/loader.h"
-#include "lbd/packet/forwarder.h"
-#ifdef LBD_PACKET_HAVE_HEALTHCHECK
 #include "lbd/healthcheck/checker.h"
-#endif
+#include "lbd/packet/forwarder.h"
 
 namespace {
 
 struct App {
   std::vector<std::shared_ptr<lbd::Service>> services;
   std::vector<std::unique_ptr<lbd::PacketService>> packet;
-#ifdef LBD_PACKET_HAVE_HEALTHCHECK
   std::vector<std::unique_ptr<lbd::HealthChecker>> checkers;
-#endif
   std::string stats_path;
   uint64_t generation = 0;
 };
@@ -123,7 +119,6 @@ int main(int argc, char** argv) {
     }
     app.packet.push_back(std::move(ps.value()));
     app.services.push_back(svc);
-#ifdef LBD_PACKET_HAVE_HEALTHCHECK
     for (const auto& rs : vs.real_servers) {
       const lbd::HealthCheckConfig& hc = rs.healthcheck.value_or(vs.healthcheck);
       if (hc.type == lbd::HealthCheckType::kNone) continue;
@@ -142,7 +137,6 @@ int main(int argc, char** argv) {
       if (!checker.value()->up()) (void)svc->SetUp(ep, false);
       app.checkers.push_back(std::move(checker.value()));
     }
-#endif
     ++index;
   }
   if (app.packet.empty()) {
@@ -170,9 +164,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "lbd-packet: ready (%zu services, %d workers)\n", app.packet.size(),
                workers);
   ev_run(loop, 0);
-#ifdef LBD_PACKET_HAVE_HEALTHCHECK
   app.checkers.clear();
-#endif
   WriteStats(&app);
   app.packet.clear();  // stops workers, removes routes and rules
   return 0;

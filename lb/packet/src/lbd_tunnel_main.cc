@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "lbd/net/netlink.h"
 #include "lbd/packet/packet.h"
+#include "lbd/sys/netlink.h"
 #include "lbsched/endpoint.h"
 #include "tcp_coalescer.h"
 #include "tun.h"

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "net.h"
+#include "vrrp_socket.h"
 
 namespace lbd::vrrp::internal {
 

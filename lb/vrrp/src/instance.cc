@@ -109,7 +109,7 @@ void Instance::Start() {
   ev_io_start(loop_, &link_watcher_);
   Log("starting: vrid " + std::to_string(config_.virtual_router_id) + ", version " +
       std::to_string(config_.version) + ", priority " + std::to_string(config_.priority) +
-      ", interface " + config_.interface + " (" + Ipv4String(primary_ip_) + ")" +
+      ", interface " + config_.interface + " (" + Ipv4ToString(primary_ip_) + ")" +
       (peers_.empty() ? ", multicast" : ", unicast"));
   const TimePoint now = Clock::now();
   if (!interface_.up) Apply(router_.SetFault(now, true));
@@ -200,22 +200,22 @@ void Instance::ReadAdverts() {
     if (d.drop) {
       const uint64_t count = counters_.dropped[static_cast<size_t>(*d.drop)];
       if (LogThisDrop(count)) {
-        Log("dropped an advert from " + Ipv4String(d.source) + ": " + ToString(*d.drop) + " (" +
+        Log("dropped an advert from " + Ipv4ToString(d.source) + ": " + ToString(*d.drop) + " (" +
             std::to_string(count) + " so far)");
       }
       continue;
     }
     if (r.own) continue;
     if (d.address_mismatch && LogThisDrop(counters_.address_mismatch)) {
-      Log("advert from " + Ipv4String(d.source) + " lists other virtual IPs than ours");
+      Log("advert from " + Ipv4ToString(d.source) + " lists other virtual IPs than ours");
     }
     if (d.interval_mismatch && LogThisDrop(counters_.interval_mismatch)) {
-      Log("advert from " + Ipv4String(d.source) + " has interval " +
+      Log("advert from " + Ipv4ToString(d.source) + " has interval " +
           std::to_string(d.advert.interval_cs * 10) + "ms, ours " +
           std::to_string(policy_.interval_cs * 10) + "ms");
     }
     if (d.advert.priority == kPriorityStop && router_.state() == State::kBackup) {
-      Log("master " + Ipv4String(d.source) + " left (priority 0); taking over after skew time");
+      Log("master " + Ipv4ToString(d.source) + " left (priority 0); taking over after skew time");
     }
     Apply(r.actions);
   }
@@ -317,12 +317,12 @@ void Instance::SetVips(bool present) {
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     if (!s.ok()) {
       ++counters_.address_errors;
-      Log(std::string(present ? "adding " : "removing ") + Ipv4String(ip) + "/" +
+      Log(std::string(present ? "adding " : "removing ") + Ipv4ToString(ip) + "/" +
           std::to_string(length) + ": " + s.message());
     }
     if (took.count() >= 100) {
       // rtnetlink requests run under the kernel's global RTNL lock.
-      Log(std::string(present ? "adding " : "removing ") + Ipv4String(ip) + " took " +
+      Log(std::string(present ? "adding " : "removing ") + Ipv4ToString(ip) + " took " +
           std::to_string(took.count()) + "ms (rtnetlink busy)");
     }
   }
@@ -358,9 +358,9 @@ InstanceStatus Instance::Snapshot() const {
   s.priority = config_.priority;
   s.effective_priority = router_.effective_priority();
   if (router_.master_ip() != 0 && (s.state == State::kMaster || s.state == State::kBackup)) {
-    s.master_ip = Ipv4String(router_.master_ip());
+    s.master_ip = Ipv4ToString(router_.master_ip());
   }
-  s.primary_ip = Ipv4String(primary_ip_);
+  s.primary_ip = Ipv4ToString(primary_ip_);
   s.virtual_ips = config_.virtual_ips;
   s.interface_up = interface_.up;
   s.counters = counters_;

@@ -1,7 +1,7 @@
 // Internal header of lbd_vrrp.
 //
 // Instance: one vrrp_instance on a libev loop. Glue between the sockets
-// (net.h, lbd/net/netlink.h) and the pure Router (router.h): reads adverts, feeds accepted ones
+// (net.h, lbd/sys/netlink.h) and the pure Router (router.h): reads adverts, feeds accepted ones
 // to the router, runs its timer, and carries out its Actions (adverts, VIPs,
 // gratuitous ARPs, notify scripts).
 //
@@ -18,10 +18,10 @@
 #include <vector>
 
 #include "lbd/conf/config.h"
-#include "lbd/healthcheck/command_runner.h"
-#include "lbd/net/netlink.h"
+#include "lbd/sys/command_runner.h"
+#include "lbd/sys/netlink.h"
 #include "lbd/vrrp/vrrp.h"
-#include "net.h"
+#include "vrrp_socket.h"
 
 namespace lbd::vrrp::internal {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "lbd/vrrp/packet.h"
+#include "lbd/vrrp/advert.h"
 
 namespace lbd::vrrp {
 

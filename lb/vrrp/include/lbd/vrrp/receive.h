@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <span>
 
-#include "lbd/vrrp/packet.h"
+#include "lbd/vrrp/advert.h"
 #include "lbd/vrrp/router.h"
 #include "lbd/vrrp/vrrp.h"
 

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "lbd/conf/config.h"
-#include "lbd/vrrp/packet.h"
+#include "lbd/vrrp/advert.h"
 #include "lbd/vrrp/router.h"
 #include "lbsched/status.h"
 

@@ -1,0 +1,125 @@
+// Internal header of lbd_daemon.
+//
+// Connection: one proxied TCP connection (client <-> real server), owned by
+// the worker that accepted it and living in that worker's slab.
+//
+// Life: Start() schedules a real server (persistence first, then the
+// service's scheduler; the sorry server when none; the client is closed at
+// once when there is no sorry server), connects without blocking (bounded by
+// timeouts.connect; a failed attempt is retried once on another server), then
+// relays both directions with splice() through a pipe borrowed from the
+// worker's pool only while bytes are in flight, falling back to read/write
+// when splice() says EINVAL. EOF from one side becomes shutdown(SHUT_WR) on
+// the other; the connection ends when both directions are done. An error or
+// a reset on one side resets the other (SO_LINGER 0, then close), counted in
+// ProcessCounters::resets and, by the side whose socket failed first, in
+// client_resets or server_resets. An idle
+// connection (no byte either way for timeouts.idle) is closed; the timer is
+// re-armed lazily (one ev_timer, re-computed only when it fires).
+//
+// Accounting, as IPVS counts a TCP connection through its states:
+//   connecting (SYN_SENT)             -> RealServer::ConnectionOpened(active=false)
+//   established, both sides open      -> ConnectionActivated()      (active)
+//   one side sent FIN (FIN_WAIT/...)  -> ConnectionDeactivated()    (inactive)
+//   gone                              -> ConnectionClosed(was_active)
+// so that lc/wlc/sed/nq see in-flight connects and the overload flag counts
+// them, exactly as ip_vs_bind_dest() does.
+//
+// Thread-safety: none. Every method runs on the owning worker's thread.
+#ifndef LBD_DAEMON_CONNECTION_H_
+#define LBD_DAEMON_CONNECTION_H_
+
+#include <ev.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "lbd/daemon/service_table.h"
+
+namespace lbd {
+
+class Worker;
+
+class Connection {
+ public:
+  Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Takes `client_fd` (accepted, non-blocking). May finish (and return the
+  // slot to the pool) before it returns.
+  void Start(Worker* worker, int client_fd, Endpoint client, const ServiceEntry& entry);
+  // Ends at once, resetting both sides (drain timeout, shutdown).
+  void Abort() { Finish(/*reset=*/true); }
+
+  // Slab and worker bookkeeping (owned by Worker).
+  Connection* pool_next = nullptr;
+  Connection* live_prev = nullptr;
+  Connection* live_next = nullptr;
+
+ private:
+  enum class State : uint8_t { kFree, kConnecting, kRelaying };
+  // Which socket of a direction failed: the source (read side) or the
+  // destination (write side). Relay() maps it to the client or the server
+  // for ProcessCounters::{client,server}_resets.
+  enum class PumpResult : uint8_t { kOk, kSourceError, kDestinationError };
+
+  // One direction of the relay (client->server or server->client).
+  struct Direction {
+    int pipe[2] = {-1, -1};  // borrowed while bytes are in flight (splice mode)
+    char* buf = nullptr;     // borrowed while bytes are in flight (copy mode)
+    uint32_t off = 0;        // copy mode: first unsent byte in buf
+    uint32_t pending = 0;    // bytes read from the source, not yet written
+    bool copy = false;       // splice() refused (EINVAL): read/write from now on
+    bool bulk = false;       // a read filled the whole buffer: splice from now on
+    bool eof = false;        // the source sent FIN
+    bool shut = false;       // shutdown(destination, SHUT_WR) done
+    bool want_read = false;
+    bool want_write = false;
+  };
+
+  void Begin(std::shared_ptr<RealServer> server);
+  void ConnectTo(Endpoint target);
+  void OnConnectDone(int err);
+  void OnConnectFailed(int err);
+  void OnEstablished();
+  void Relay();
+  PumpResult Pump(Direction& d, int src, int dst, uint64_t& moved);
+  bool AcquireSlot(Direction& d);
+  void ReleaseSlot(Direction& d);
+  bool MovePipeToBuffer(Direction& d);
+  void UpdateInterest();
+  void Finish(bool reset);
+  void SetEvents(ev_io& io, int fd, int& current, int wanted);
+
+  static void OnClientIo(struct ev_loop* loop, ev_io* w, int revents);
+  static void OnServerIo(struct ev_loop* loop, ev_io* w, int revents);
+  static void OnTimer(struct ev_loop* loop, ev_timer* w, int revents);
+
+  Worker* worker_ = nullptr;
+  State state_ = State::kFree;
+  bool sorry_ = false;    // connected to the sorry server (no RealServer)
+  bool counted_ = false;  // ConnectionOpened() done on server_
+  bool active_ = false;   // currently counted active on server_
+  uint8_t attempts_ = 0;
+  int client_fd_ = -1;
+  int server_fd_ = -1;
+  int client_events_ = 0;
+  int server_events_ = 0;
+  ev_io client_io_;
+  ev_io server_io_;
+  ev_timer timer_;
+  ev_tstamp last_activity_ = 0;
+  float connect_timeout_ = 2;
+  float idle_timeout_ = 300;
+  Flow flow_;
+  Direction c2s_;
+  Direction s2c_;
+  std::shared_ptr<ServiceRuntime> runtime_;
+  std::shared_ptr<RealServer> server_;
+  std::shared_ptr<TrafficStats> server_stats_;
+};
+
+}  // namespace lbd
+
+#endif  // LBD_DAEMON_CONNECTION_H_

@@ -1,0 +1,86 @@
+// Internal header of lbd_daemon.
+//
+// ControlServer: the Unix stream socket lbctl talks to (control_protocol.h
+// describes the protocol). Runs on the control loop; each client may send
+// several commands; a line longer than kMaxControlLine gets an error reply
+// and the client is closed; at most kMaxClients clients at once (more are
+// closed on accept). A client that disconnects mid-command is simply dropped.
+// The socket file is created with mode 0600 (a stale one is removed) and
+// removed again by the destructor.
+//
+// Slow and stuck clients: writes never block. While a reply is being sent the
+// client's next lines are not read (the kernel's socket buffer then stops
+// it), at most ~1 MiB of replies is queued per client, and a long reply
+// (ControlReply::more, e.g. `flows`) is produced part by part only when the
+// queued bytes fall below kLowWater. A client whose queued reply has not
+// drained for `stall_timeout` is closed, so one that never reads holds
+// neither memory nor one of the kMaxClients slots for good.
+//
+// Thread-safety: none; the control loop's thread only.
+#ifndef LBD_DAEMON_CONTROL_SERVER_H_
+#define LBD_DAEMON_CONTROL_SERVER_H_
+
+#include <ev.h>
+
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+
+#include "lbd/daemon/accept_watcher.h"
+#include "lbd/daemon/control_protocol.h"
+
+namespace lbd {
+
+class ControlServer {
+ public:
+  // Runs one request line and returns its encoded reply.
+  using Handler = std::function<ControlReply(std::string_view line)>;
+  static constexpr size_t kMaxClients = 32;
+  // Queued reply bytes below which the next part of a long reply is made.
+  static constexpr size_t kLowWater = 64 * 1024;
+  static constexpr double kStallTimeout = 10;  // seconds
+
+  static Result<std::unique_ptr<ControlServer>> Create(struct ev_loop* loop,
+                                                       const std::string& path, Handler handler,
+                                                       double stall_timeout = kStallTimeout);
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+  ~ControlServer();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Client {
+    ControlServer* server;
+    int fd;
+    ev_io io;
+    LineSplitter in;
+    std::string out;
+    std::function<bool(std::string& out)> more;  // the rest of a long reply
+    ev_tstamp last_progress = 0;                 // last byte sent, or reply queued
+    bool closing = false;                        // close once `out` is written
+  };
+
+  ControlServer(struct ev_loop* loop, std::string path, int fd, Handler handler,
+                double stall_timeout);
+  void Accepted(int fd);
+  static void OnClient(struct ev_loop* loop, ev_io* w, int revents);
+  void HandleInput(Client& c);
+  bool Flush(Client& c);  // false: the client is gone
+  void CloseClient(Client* c);
+  static void OnSweep(struct ev_loop* loop, ev_timer* w, int revents);
+
+  struct ev_loop* loop_;
+  std::string path_;
+  int fd_;
+  Handler handler_;
+  double stall_timeout_;
+  ev_timer sweep_;  // closes stalled clients
+  AcceptWatcher acceptor_;
+  std::list<Client> clients_;
+};
+
+}  // namespace lbd
+
+#endif  // LBD_DAEMON_CONTROL_SERVER_H_

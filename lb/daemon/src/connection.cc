@@ -1,0 +1,445 @@
+#include "lbd/daemon/connection.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "lbd/daemon/worker.h"
+#include "lbd/sys/log.h"
+#include "lbd/sys/socket.h"
+
+namespace lbd {
+namespace {
+
+// Bytes moved per splice() into the pipe (the default pipe capacity).
+constexpr size_t kSpliceChunk = 65536;
+// Reads per direction and wake-up before yielding to other connections.
+constexpr int kMaxRounds = 16;
+
+std::chrono::nanoseconds SteadyNow() { return std::chrono::steady_clock::now().time_since_epoch(); }
+
+}  // namespace
+
+void Connection::Start(Worker* worker, int client_fd, Endpoint client, const ServiceEntry& entry) {
+  worker_ = worker;
+  client_fd_ = client_fd;
+  server_fd_ = -1;
+  client_events_ = server_events_ = 0;
+  sorry_ = counted_ = active_ = false;
+  attempts_ = 1;
+  c2s_ = Direction{};
+  s2c_ = Direction{};
+  runtime_ = entry.runtime;
+  flow_ = Flow{client, entry.listen};
+  connect_timeout_ = static_cast<float>(entry.connect_timeout);
+  idle_timeout_ = static_cast<float>(entry.idle_timeout);
+  state_ = State::kConnecting;
+  ev_io_init(&client_io_, OnClientIo, client_fd_, 0);
+  client_io_.data = this;
+  ev_init(&timer_, OnTimer);
+  timer_.data = this;
+  SetNoDelay(client_fd_);
+
+  std::shared_ptr<RealServer> rs;
+  if (!entry.sorry_only) {
+    rs = runtime_->persistence.Lookup(client.ip, SteadyNow());
+    if (!rs) rs = runtime_->service->Pick(flow_);
+  }
+  if (!rs) {
+    if (entry.sorry_server) {
+      sorry_ = true;
+      ProcessCounters::Inc(worker_->counters().sorry);
+      ConnectTo(*entry.sorry_server);
+      return;
+    }
+    ProcessCounters::Inc(worker_->counters().no_server);
+    if (worker_->LogAllowed()) {
+      LBD_LOG(kWarning, "service %s: no real server available for %s, closing",
+              runtime_->name.c_str(), ToString(client).c_str());
+    }
+    Finish(/*reset=*/false);
+    return;
+  }
+  Begin(std::move(rs));
+}
+
+void Connection::Begin(std::shared_ptr<RealServer> server) {
+  server_ = std::move(server);
+  server_stats_.reset();
+  if (const ServiceEntry* e = worker_->table_ ? worker_->table_->Find(runtime_.get()) : nullptr) {
+    auto it = e->server_stats.find(server_->endpoint());
+    if (it != e->server_stats.end()) server_stats_ = it->second;
+  }
+  server_->ConnectionOpened(/*active=*/false);
+  counted_ = true;
+  ConnectTo(server_->endpoint());
+}
+
+void Connection::ConnectTo(Endpoint target) {
+  server_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (server_fd_ < 0) {
+    int err = errno;
+    if (err == EMFILE || err == ENFILE) {
+      // Out of descriptors: not the server's fault and a retry would fail the
+      // same way; shed the client (which frees its descriptor).
+      ProcessCounters::Inc(worker_->counters().emfile);
+      attempts_ = 2;
+    }
+    OnConnectFailed(err);
+    return;
+  }
+  SetNoDelay(server_fd_);
+  ev_io_init(&server_io_, OnServerIo, server_fd_, 0);
+  server_io_.data = this;
+  sockaddr_in sa = ToSockaddr(target);
+  if (connect(server_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0) {
+    OnEstablished();
+    return;
+  }
+  if (errno != EINPROGRESS) {
+    OnConnectFailed(errno);
+    return;
+  }
+  SetEvents(server_io_, server_fd_, server_events_, EV_WRITE);
+  timer_.repeat = connect_timeout_;
+  ev_timer_again(worker_->loop_, &timer_);
+}
+
+void Connection::OnConnectDone(int err) {
+  if (err == 0) {
+    OnEstablished();
+  } else {
+    OnConnectFailed(err);
+  }
+}
+
+void Connection::OnConnectFailed(int err) {
+  ProcessCounters& counters = worker_->counters();
+  ProcessCounters::Inc(counters.connect_failures);
+  Endpoint failed = sorry_ ? Endpoint{} : server_->endpoint();
+  if (server_fd_ >= 0) {
+    SetEvents(server_io_, server_fd_, server_events_, 0);
+    close(server_fd_);
+    server_fd_ = -1;
+  }
+  ev_timer_stop(worker_->loop_, &timer_);
+  if (counted_) {
+    server_->ConnectionClosed(/*was_active=*/false);
+    counted_ = false;
+  }
+  if (sorry_ || attempts_ >= 2) {
+    if (!worker_->LogAllowed()) {
+      Finish(/*reset=*/false);
+      return;
+    }
+    LBD_LOG(kWarning, "service %s: connect to %s failed (%s), closing client %s",
+            runtime_->name.c_str(), sorry_ ? "sorry server" : ToString(failed).c_str(),
+            strerror(err), ToString(flow_.source).c_str());
+    Finish(/*reset=*/false);
+    return;
+  }
+  ++attempts_;
+  // Pick again; if the scheduler returns the server that just failed, take
+  // the next usable one in list order.
+  std::shared_ptr<RealServer> next = runtime_->service->Pick(flow_);
+  if (!next || next->endpoint() == failed) {
+    next.reset();
+    ServerList servers = runtime_->service->Servers();
+    size_t start = 0;
+    for (size_t i = 0; i < servers.size(); ++i) {
+      if (servers[i]->endpoint() == failed) start = i + 1;
+    }
+    for (size_t k = 0; k < servers.size(); ++k) {
+      const auto& rs = servers[(start + k) % servers.size()];
+      if (rs->endpoint() != failed && rs->weight() > 0 && !rs->overloaded()) {
+        next = rs;
+        break;
+      }
+    }
+  }
+  if (!next) {
+    LBD_LOG(kWarning, "service %s: connect to %s failed (%s), no other server, closing client %s",
+            runtime_->name.c_str(), ToString(failed).c_str(), strerror(err),
+            ToString(flow_.source).c_str());
+    Finish(/*reset=*/false);
+    return;
+  }
+  ProcessCounters::Inc(counters.retries);
+  if (worker_->LogAllowed()) {  // a dead server fails every connect until its check notices
+    LBD_LOG(kInfo, "service %s: connect to %s failed (%s), retrying on %s", runtime_->name.c_str(),
+            ToString(failed).c_str(), strerror(err), ToString(next->endpoint()).c_str());
+  }
+  Begin(std::move(next));
+}
+
+void Connection::OnEstablished() {
+  state_ = State::kRelaying;
+  if (server_) {
+    server_->ConnectionActivated();
+    active_ = true;
+    if (server_stats_) server_stats_->connections.fetch_add(1, std::memory_order_relaxed);
+    runtime_->persistence.Record(flow_.source.ip, server_, SteadyNow());
+  }
+  runtime_->stats.connections.fetch_add(1, std::memory_order_relaxed);
+  last_activity_ = ev_now(worker_->loop_);
+  timer_.repeat = idle_timeout_;
+  ev_timer_again(worker_->loop_, &timer_);
+  c2s_.want_read = s2c_.want_read = true;
+  Relay();
+}
+
+// Like HAProxy's splice-auto: a direction relays with recv/send until a read
+// fills the whole buffer, then with splice(). For request/response traffic a
+// copy of a few KB costs less than the pipe's two extra calls; bulk traffic
+// keeps splice's zero copy.
+bool Connection::AcquireSlot(Direction& d) {
+  if (d.bulk && !d.copy && !worker_->options_.force_copy) {
+    if (d.pipe[0] >= 0 || worker_->pipes_.Get(d.pipe)) return true;
+    d.copy = true;  // out of descriptors for pipes: copy instead
+    ProcessCounters::Inc(worker_->counters().splice_fallbacks);
+  }
+  if (d.buf == nullptr) d.buf = worker_->buffers_.Get();
+  d.off = 0;
+  return true;
+}
+
+void Connection::ReleaseSlot(Direction& d) {
+  if (d.pipe[0] >= 0) {
+    if (d.pending == 0) {
+      worker_->pipes_.Put(d.pipe);
+    } else {  // bytes left behind (reset): never hand such a pipe out again
+      close(d.pipe[0]);
+      close(d.pipe[1]);
+      d.pipe[0] = d.pipe[1] = -1;
+    }
+  }
+  if (d.buf != nullptr) {
+    worker_->buffers_.Put(d.buf);
+    d.buf = nullptr;
+  }
+}
+
+bool Connection::MovePipeToBuffer(Direction& d) {
+  char* buf = worker_->buffers_.Get();
+  ssize_t n = read(d.pipe[0], buf, BufferPool::kBufferSize);
+  if (n != static_cast<ssize_t>(d.pending)) {
+    worker_->buffers_.Put(buf);
+    return false;
+  }
+  worker_->pipes_.Put(d.pipe);
+  d.buf = buf;
+  d.off = 0;
+  d.copy = true;
+  ProcessCounters::Inc(worker_->counters().splice_fallbacks);
+  return true;
+}
+
+Connection::PumpResult Connection::Pump(Direction& d, int src, int dst, uint64_t& moved) {
+  d.want_read = d.want_write = false;
+  bool short_read = false;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    if (d.pending > 0) {
+      ssize_t n;
+      if (d.buf != nullptr) {
+        n = send(dst, d.buf + d.off, d.pending, MSG_NOSIGNAL);
+      } else {
+        n = splice(d.pipe[0], nullptr, dst, nullptr, d.pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      }
+      if (n > 0) {
+        moved += static_cast<uint64_t>(n);
+        d.pending -= static_cast<uint32_t>(n);
+        d.off += static_cast<uint32_t>(n);
+        if (d.pending == 0) ReleaseSlot(d);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        d.want_write = true;
+        return PumpResult::kOk;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EINVAL && d.buf == nullptr && MovePipeToBuffer(d)) continue;
+      return PumpResult::kDestinationError;
+    }
+    if (d.eof) {
+      if (!d.shut) {
+        shutdown(dst, SHUT_WR);
+        d.shut = true;
+      }
+      return PumpResult::kOk;
+    }
+    if (short_read) {
+      // The last read returned less than asked: the socket is most likely
+      // drained, and another read would only return EAGAIN. The loop is
+      // level-triggered, so more data (or the FIN) wakes us again.
+      d.want_read = true;
+      return PumpResult::kOk;
+    }
+    AcquireSlot(d);
+    ssize_t n;
+    if (d.buf != nullptr) {
+      n = recv(src, d.buf, BufferPool::kBufferSize, 0);
+    } else {
+      n = splice(src, nullptr, d.pipe[1], nullptr, kSpliceChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    }
+    if (n > 0) {
+      const size_t asked = d.buf != nullptr ? BufferPool::kBufferSize : kSpliceChunk;
+      if (d.buf != nullptr && static_cast<size_t>(n) == asked) d.bulk = true;
+      short_read = static_cast<size_t>(n) < asked;
+      d.pending = static_cast<uint32_t>(n);
+      d.off = 0;
+      continue;
+    }
+    int err = errno;
+    ReleaseSlot(d);
+    if (n == 0) {
+      d.eof = true;
+      continue;
+    }
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      d.want_read = true;
+      return PumpResult::kOk;
+    }
+    if (err == EINTR) continue;
+    if (err == EINVAL && !d.copy) {
+      d.copy = true;
+      ProcessCounters::Inc(worker_->counters().splice_fallbacks);
+      continue;
+    }
+    return PumpResult::kSourceError;
+  }
+  // Budget used up: come back when the loop says so (level-triggered).
+  if (d.pending > 0) {
+    d.want_write = true;
+  } else if (!d.eof) {
+    d.want_read = true;
+  }
+  return PumpResult::kOk;
+}
+
+void Connection::Relay() {
+  uint64_t in = 0;
+  uint64_t out = 0;
+  // The first failure decides the side: client -> server reads the client
+  // and writes the server, server -> client the other way round.
+  bool client_failed = false;
+  PumpResult r = Pump(c2s_, client_fd_, server_fd_, in);
+  if (r != PumpResult::kOk) {
+    client_failed = r == PumpResult::kSourceError;
+  } else {
+    r = Pump(s2c_, server_fd_, client_fd_, out);
+    client_failed = r == PumpResult::kDestinationError;
+  }
+  const bool failed = r != PumpResult::kOk;
+  if (in + out > 0) {
+    last_activity_ = ev_now(worker_->loop_);
+    if (in > 0) {
+      runtime_->stats.AddIn(in);
+      if (server_stats_) server_stats_->AddIn(in);
+    }
+    if (out > 0) {
+      runtime_->stats.AddOut(out);
+      if (server_stats_) server_stats_->AddOut(out);
+    }
+  }
+  if (failed) {
+    ProcessCounters& counters = worker_->counters();
+    ProcessCounters::Inc(counters.resets);
+    ProcessCounters::Inc(client_failed ? counters.client_resets : counters.server_resets);
+    Finish(/*reset=*/true);
+    return;
+  }
+  if (active_ && (c2s_.eof || s2c_.eof)) {
+    server_->ConnectionDeactivated();
+    active_ = false;
+  }
+  if (c2s_.shut && s2c_.shut) {
+    Finish(/*reset=*/false);
+    return;
+  }
+  UpdateInterest();
+}
+
+void Connection::SetEvents(ev_io& io, int fd, int& current, int wanted) {
+  if (current == wanted) return;
+  struct ev_loop* loop = worker_->loop_;
+  ev_io_stop(loop, &io);
+  if (wanted != 0) {
+    ev_io_set(&io, fd, wanted);
+    ev_io_start(loop, &io);
+  }
+  current = wanted;
+}
+
+void Connection::UpdateInterest() {
+  int client = (c2s_.want_read ? EV_READ : 0) | (s2c_.want_write ? EV_WRITE : 0);
+  int server = (s2c_.want_read ? EV_READ : 0) | (c2s_.want_write ? EV_WRITE : 0);
+  SetEvents(client_io_, client_fd_, client_events_, client);
+  SetEvents(server_io_, server_fd_, server_events_, server);
+}
+
+void Connection::Finish(bool reset) {
+  struct ev_loop* loop = worker_->loop_;
+  ev_io_stop(loop, &client_io_);
+  if (server_fd_ >= 0) ev_io_stop(loop, &server_io_);
+  ev_timer_stop(loop, &timer_);
+  if (reset) {
+    if (client_fd_ >= 0) SetLingerZero(client_fd_);
+    if (server_fd_ >= 0) SetLingerZero(server_fd_);
+  }
+  if (client_fd_ >= 0) close(client_fd_);
+  if (server_fd_ >= 0) close(server_fd_);
+  client_fd_ = server_fd_ = -1;
+  ReleaseSlot(c2s_);
+  ReleaseSlot(s2c_);
+  if (counted_) {
+    server_->ConnectionClosed(active_);
+    if (state_ == State::kRelaying) runtime_->persistence.Touch(flow_.source.ip, SteadyNow());
+  }
+  counted_ = active_ = false;
+  state_ = State::kFree;
+  server_.reset();
+  server_stats_.reset();
+  runtime_.reset();
+  worker_->Release(this);
+}
+
+void Connection::OnClientIo(struct ev_loop*, ev_io* w, int) {
+  auto* c = static_cast<Connection*>(w->data);
+  c->Relay();
+}
+
+void Connection::OnServerIo(struct ev_loop*, ev_io* w, int) {
+  auto* c = static_cast<Connection*>(w->data);
+  if (c->state_ == State::kConnecting) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(c->server_fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    c->OnConnectDone(err);
+    return;
+  }
+  c->Relay();
+}
+
+void Connection::OnTimer(struct ev_loop* loop, ev_timer* w, int) {
+  auto* c = static_cast<Connection*>(w->data);
+  if (c->state_ == State::kConnecting) {
+    c->OnConnectFailed(ETIMEDOUT);
+    return;
+  }
+  ev_tstamp idle = ev_now(loop) - c->last_activity_;
+  if (idle >= c->idle_timeout_) {
+    ProcessCounters::Inc(c->worker_->counters().idle_timeouts);
+    LBD_LOG(kDebug, "service %s: closing idle connection from %s", c->runtime_->name.c_str(),
+            ToString(c->flow_.source).c_str());
+    c->Finish(/*reset=*/false);
+    return;
+  }
+  w->repeat = c->idle_timeout_ - idle;
+  ev_timer_again(loop, w);
+}
+
+}  // namespace lbd

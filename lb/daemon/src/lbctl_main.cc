@@ -1,0 +1,75 @@
+// lbctl: talks to a running lbd over its control socket. Glue only.
+#include <cstdio>
+#include <string>
+
+#include "lbd/daemon/control_client.h"
+#include "lbd/daemon/control_protocol.h"
+
+namespace {
+
+constexpr const char* kDefaultSocket = "/run/lbd.sock";
+
+void Usage(FILE* out) {
+  fprintf(out,
+          "usage: lbctl [-s SOCKET] COMMAND\n"
+          "  status [--json]          services and real servers (like ipvsadm -Ln)\n"
+          "  stats [--json]           totals and rates of connections and bytes\n"
+          "  flows [SVC] [--max N] [--json]\n"
+          "                           nat/dr/tun flows like ipvsadm -Lnc (first N, default 1000,\n"
+          "                           at most 100000)\n"
+          "  weight SVC IP:PORT N     set a real server's weight (0..65535)\n"
+          "  drain SVC IP:PORT        weight 0: existing connections continue\n"
+          "  enable SVC IP:PORT       clear a maintenance 'down'\n"
+          "  disable SVC IP:PORT      mark a real server down for maintenance\n"
+          "  reload                   re-read the configuration file\n"
+          "  -s SOCKET                control socket (default %s)\n",
+          kDefaultSocket);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string socket_path = kDefaultSocket;
+  std::string line;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (line.empty() && (a == "-s" || a == "--socket")) {
+      if (i + 1 >= argc) {
+        Usage(stderr);
+        return 2;
+      }
+      socket_path = argv[++i];
+    } else if (line.empty() && (a == "-h" || a == "--help")) {
+      Usage(stdout);
+      return 0;
+    } else {
+      if (!line.empty()) line += ' ';
+      line += a;
+    }
+  }
+  if (line.empty()) {
+    Usage(stderr);
+    return 2;
+  }
+  if (line.find('\n') != std::string::npos) {
+    fprintf(stderr, "lbctl: arguments may not contain newlines\n");
+    return 2;
+  }
+  auto cmd = lbd::ParseCommand(line);
+  if (!cmd.ok()) {
+    fprintf(stderr, "lbctl: %s\n", cmd.status().message().c_str());
+    return 2;
+  }
+  auto reply = lbd::SendControlCommand(socket_path, line);
+  if (!reply.ok()) {
+    fprintf(stderr, "lbctl: %s\n", reply.status().message().c_str());
+    return 1;
+  }
+  if (!reply->ok) {
+    fprintf(stderr, "lbctl: %s\n", reply->error.c_str());
+    fputs(reply->body.c_str(), stderr);
+    return 1;
+  }
+  fputs(reply->body.c_str(), stdout);
+  return 0;
+}
