@@ -170,8 +170,9 @@ std::string FormatCsv(const std::vector<SimResult>& results) {
            "," + Num(r.mean) + "," + Num(r.p50) + "," + Num(r.p99) + "," + Num(r.p999) + "," +
            Num(r.max) + "," + Num(r.imbalance) + "," + (r.hit_rate >= 0 ? Num(r.hit_rate) : "") +
            "," + (m != nullptr && m->moved >= 0 ? Num(m->moved) : "");
-    for (const ServerResult& s : r.servers) out += "," + Num(s.share);
-    for (const ServerResult& s : r.servers) out += "," + Num(s.utilisation);
+    // append(), not out += "," + Num(...): GCC 12's -Wrestrict misfires on the latter at -O3.
+    for (const ServerResult& s : r.servers) out.append(1, ',').append(Num(s.share));
+    for (const ServerResult& s : r.servers) out.append(1, ',').append(Num(s.utilisation));
     out += "\n";
   }
   return out;

@@ -1,6 +1,7 @@
 #include "lbd/sys/log.h"
 
 #include <sys/time.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,23 @@ namespace lbd {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<int> g_sink{static_cast<int>(LogSink::kStderr)};
+
+// syslog(3) priorities; the journal reads the same numbers from a "<N>" prefix
+// (sd-daemon(3)).
+int SyslogPriority(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return LOG_DEBUG;
+    case LogLevel::kInfo:
+      return LOG_INFO;
+    case LogLevel::kWarning:
+      return LOG_WARNING;
+    case LogLevel::kError:
+      return LOG_ERR;
+  }
+  return LOG_NOTICE;
+}
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -29,6 +47,18 @@ const char* LevelName(LogLevel level) {
 }
 
 }  // namespace
+
+void SetLogSink(LogSink sink) {
+  if (sink == LogSink::kSyslog) openlog("lbd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+  g_sink.store(static_cast<int>(sink));
+}
+
+std::optional<LogSink> ParseLogSink(std::string_view name) {
+  if (name == "stderr") return LogSink::kStderr;
+  if (name == "syslog") return LogSink::kSyslog;
+  if (name == "journal") return LogSink::kJournal;
+  return std::nullopt;
+}
 
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 
@@ -53,14 +83,28 @@ bool LogEnabled(LogLevel level) {
 
 void Log(LogLevel level, const char* format, ...) {
   char line[2048];
-  timeval tv;
-  gettimeofday(&tv, nullptr);
-  tm utc;
-  gmtime_r(&tv.tv_sec, &utc);
-  size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &utc);
-  int m = snprintf(line + n, sizeof(line) - n, ".%03dZ %s ", static_cast<int>(tv.tv_usec / 1000),
-                   LevelName(level));
-  if (m > 0) n += static_cast<size_t>(m);
+  size_t n = 0;
+  const auto sink = static_cast<LogSink>(g_sink.load(std::memory_order_relaxed));
+  if (sink == LogSink::kSyslog) {
+    va_list args;
+    va_start(args, format);
+    vsyslog(SyslogPriority(level), format, args);
+    va_end(args);
+    return;
+  }
+  if (sink == LogSink::kJournal) {
+    // The journal stamps the time itself; "<N>" carries the priority.
+    n = static_cast<size_t>(snprintf(line, sizeof(line), "<%d>", SyslogPriority(level)));
+  } else {
+    timeval tv;
+    gettimeofday(&tv, nullptr);
+    tm utc;
+    gmtime_r(&tv.tv_sec, &utc);
+    n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &utc);
+    int m = snprintf(line + n, sizeof(line) - n, ".%03dZ %s ", static_cast<int>(tv.tv_usec / 1000),
+                     LevelName(level));
+    if (m > 0) n += static_cast<size_t>(m);
+  }
   va_list args;
   va_start(args, format);
   int k = vsnprintf(line + n, sizeof(line) - n - 1, format, args);

@@ -7,7 +7,7 @@
 // ConnectionClosed() when it is gone. The least-connection schedulers read
 // exactly these counters.
 //
-// Built against the lbd_schedulers target alone (examples/CMakeLists.txt),
+// Built against the lbsched::lbsched target alone (examples/embed/CMakeLists.txt),
 // which proves the library needs only the C++ standard library.
 #include <cstdio>
 #include <memory>
