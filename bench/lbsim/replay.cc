@@ -80,6 +80,7 @@ class Replayer {
     if (op == "weight") return Weight(t);
     if (op == "remove") return Remove(t);
     if (op == "overload") return Overload(t);
+    if (op == "latency") return Latency(t);
     return Health(t);  // down, up
   }
 
@@ -99,7 +100,8 @@ class Replayer {
 
   static bool IsDirective(std::string_view op) {
     return op == "server" || op == "weight" || op == "remove" || op == "conns" ||
-           op == "overload" || op == "down" || op == "up" || op == "time" || op == "pick";
+           op == "overload" || op == "down" || op == "up" || op == "time" || op == "pick" ||
+           op == "latency";
   }
 
   static Status Arity(const std::vector<std::string_view>& t, size_t args, const char* usage) {
@@ -122,19 +124,40 @@ class Replayer {
     if (t.size() < 2) return Status::Error("scheduler: expected a NAME (rr wrr sh dh ...)");
     const std::string_view name = t[1];
     SchedulerOptions o;
+    o.random_seed = 1;  // a trace is exact: its random stream is always seeded
     for (size_t i = 2; i < t.size(); ++i) {
-      if (t[i] == "port") {
+      const std::string_view flag = t[i];
+      int64_t n = 0;
+      if (flag == "port") {
         o.hash_port = true;
-      } else if (t[i] == "fallback") {
+      } else if (flag == "fallback") {
         o.hash_fallback = true;
+      } else if (flag.starts_with("choices=")) {
+        if (!ParseInt(flag.substr(8), 1, 64, &n)) {
+          return Status::Error("scheduler: choices must be an integer in 1..64, got " +
+                               Quote(flag.substr(8)));
+        }
+        o.choices = static_cast<int>(n);
+      } else if (flag.starts_with("decay=")) {
+        if (!ParseSeconds(flag.substr(6), &o.ewma_decay) || o.ewma_decay.count() <= 0) {
+          return Status::Error("scheduler: decay must be a positive number of seconds, got " +
+                               Quote(flag.substr(6)));
+        }
+      } else if (flag.starts_with("seed=")) {
+        if (!ParseInt(flag.substr(5), 0, INT64_MAX, &n)) {
+          return Status::Error("scheduler: seed must be a non-negative integer, got " +
+                               Quote(flag.substr(5)));
+        }
+        o.random_seed = static_cast<uint64_t>(n);
       } else {
-        return Status::Error("scheduler: unknown flag " + Quote(t[i]) +
-                             " (expected port or fallback)");
+        return Status::Error("scheduler: unknown flag " + Quote(flag) +
+                             " (expected port, fallback, choices=N, decay=SECONDS or seed=N)");
       }
     }
-    if ((o.hash_port || o.hash_fallback) && name != "sh" && name != "mh") {
-      return Status::Error("scheduler: flags port/fallback apply only to sh and mh, not " +
-                           Quote(name));
+    const bool hashing = name == "sh" || name == "mh" || name == "rendezvous";
+    if ((o.hash_port || o.hash_fallback) && !hashing) {
+      return Status::Error(
+          "scheduler: flags port/fallback apply only to sh, mh and rendezvous, not " + Quote(name));
     }
     o.locality_expiration = options_.expiration;
     o.clock = &clock_;
@@ -209,6 +232,18 @@ class Replayer {
     auto srv = Lookup(t[1]);
     if (!srv.ok()) return srv.status();
     return svc_->SetUp((*srv)->endpoint, t[0] == "up");
+  }
+
+  Status Latency(const std::vector<std::string_view>& t) {
+    if (Status s = Arity(t, 2, "latency ID SECONDS"); !s.ok()) return s;
+    auto srv = Lookup(t[1]);
+    if (!srv.ok()) return srv.status();
+    std::chrono::nanoseconds sample{};
+    if (!ParseSeconds(t[2], &sample)) {
+      return Status::Error("latency: " + Quote(t[2]) + " is not a non-negative number of seconds");
+    }
+    (*srv)->rs->ReportLatency(sample);
+    return Status::Ok();
   }
 
   Status Time(const std::vector<std::string_view>& t) {

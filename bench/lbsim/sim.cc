@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <deque>
 #include <memory>
 #include <numbers>
@@ -132,6 +133,7 @@ struct Server {
   std::optional<Lru> cache;
   int64_t assigned = 0, hits = 0, misses = 0;
   double busy_time = 0;
+  double slowdown = 1;  // `slow` events
 };
 
 // A request leaving service, or (linger) its connection leaving TIME_WAIT.
@@ -148,7 +150,9 @@ struct Completion {
   }
 };
 
-bool IsHashing(const std::string& name) { return name == "sh" || name == "dh" || name == "mh"; }
+bool IsHashing(const std::string& name) {
+  return name == "sh" || name == "dh" || name == "mh" || name == "rendezvous";
+}
 
 class Simulation {
  public:
@@ -161,6 +165,11 @@ class Simulation {
     const auto wall_start = std::chrono::steady_clock::now();
     SchedulerOptions so;
     so.clock = &clock_;
+    // The scheduler's own stream, seeded from the run's seed but not equal to
+    // the request stream (the same xoshiro state would correlate the two).
+    so.random_seed = o_.seed ^ 0x5C4ED01AB53C0DE5ULL;
+    if (sched_ == "p2c" || sched_ == "ewma") so.choices = w_.choices;
+    so.ewma_decay = std::chrono::nanoseconds(std::llround(w_.decay * 1e9));
     auto svc = Service::Create(sched_, so);
     if (!svc.ok()) return svc.status();
     svc_ = std::move(svc).value();
@@ -259,7 +268,8 @@ class Simulation {
         mean = spec.miss;
       }
     }
-    const double st = ServiceTimeOf(spec.service.dist, mean, spec.service.sigma, req.u1, req.u2);
+    const double st =
+        s.slowdown * ServiceTimeOf(spec.service.dist, mean, spec.service.sigma, req.u1, req.u2);
     ++s.busy;
     s.busy_time += st;
     heap_.push({now + st, i, s.generation, req.arrival, /*linger_end=*/false});
@@ -299,6 +309,10 @@ class Simulation {
     }
     if (c.generation != s.generation) return;  // lost in a failure, already counted
     --s.busy;
+    // The latency signal (ewma): this model's time to the server's first byte
+    // is the whole response time, queueing included.
+    clock_.Set(c.t);
+    s.rs->ReportLatency(std::chrono::nanoseconds(std::llround((c.t - c.arrival) * 1e9)));
     if (w_.linger > 0) {
       // The connection closes but stays counted inactive (TIME_WAIT) a while.
       s.rs->ConnectionDeactivated();
@@ -319,11 +333,16 @@ class Simulation {
   Status OnEvent(const Event& e) {
     clock_.Set(e.at);
     Server& s = servers_[e.server];
-    static constexpr const char* kNames[] = {"fail", "recover", "weight", "add", "remove"};
+    static constexpr const char* kNames[] = {"fail", "recover", "weight", "add", "remove", "slow"};
     RemapResult remap;
     remap.at = e.at;
     remap.what = std::string(kNames[static_cast<int>(e.kind)]) + " " + s.spec->name;
     if (e.kind == EventKind::kWeight) remap.what += " to " + std::to_string(e.weight);
+    if (e.kind == EventKind::kSlow) {
+      char factor[32];
+      std::snprintf(factor, sizeof factor, " x%g", e.factor);
+      remap.what += factor;
+    }
     std::vector<const RealServer*> before;
     if (!probes_.empty()) before = Probe();
     Status st;
@@ -350,6 +369,9 @@ class Simulation {
         break;
       case EventKind::kAdd:
         st = Add(e.server);
+        break;
+      case EventKind::kSlow:
+        s.slowdown = e.factor;  // requests already in service keep their time
         break;
       case EventKind::kRemove:
         // Removed, its connections drain (completions still reach its counters).

@@ -176,7 +176,7 @@ Status ReadClients(const Reader& r, const YAML::Node& n, Clients* c) {
 
 Status ReadEvent(const Reader& r, const YAML::Node& n, const std::vector<ServerSpec>& servers,
                  Event* e) {
-  LBSIM_TRY(r.CheckMap(n, "event", {"at", "action", "server", "weight"}));
+  LBSIM_TRY(r.CheckMap(n, "event", {"at", "action", "server", "weight", "factor"}));
   if (!n["at"] || !n["action"] || !n["server"]) {
     return r.Error(n, "an event needs at, action and server");
   }
@@ -194,14 +194,12 @@ Status ReadEvent(const Reader& r, const YAML::Node& n, const std::vector<ServerS
   }
   std::string action;
   LBSIM_TRY(r.String(n, "action", &action));
-  static const std::map<std::string, EventKind> kKinds = {{"fail", EventKind::kFail},
-                                                          {"recover", EventKind::kRecover},
-                                                          {"weight", EventKind::kWeight},
-                                                          {"add", EventKind::kAdd},
-                                                          {"remove", EventKind::kRemove}};
+  static const std::map<std::string, EventKind> kKinds = {
+      {"fail", EventKind::kFail}, {"recover", EventKind::kRecover}, {"weight", EventKind::kWeight},
+      {"add", EventKind::kAdd},   {"remove", EventKind::kRemove},   {"slow", EventKind::kSlow}};
   auto it = kKinds.find(action);
   if (it == kKinds.end()) {
-    return r.Error(n["action"], "action: expected fail, recover, weight, add or remove");
+    return r.Error(n["action"], "action: expected fail, recover, weight, add, remove or slow");
   }
   e->kind = it->second;
   std::string server;
@@ -216,6 +214,12 @@ Status ReadEvent(const Reader& r, const YAML::Node& n, const std::vector<ServerS
   } else if (n["weight"]) {
     return r.Error(n["weight"], "'weight' only goes with action: weight");
   }
+  if (e->kind == EventKind::kSlow) {
+    if (!n["factor"]) return r.Error(n, "a slow event needs 'factor'");
+    LBSIM_TRY(r.Number(n, "factor", 0.01, 1000.0, &e->factor));
+  } else if (n["factor"]) {
+    return r.Error(n["factor"], "'factor' only goes with action: slow");
+  }
   return Status::Ok();
 }
 
@@ -225,7 +229,7 @@ Result<Workload> Read(const Reader& r, const YAML::Node& root, const std::string
   w.servers.clear();
   LBSIM_TRY(r.CheckMap(root, "the workload",
                        {"name", "description", "requests", "schedulers", "servers", "arrivals",
-                        "clients", "linger", "events"}));
+                        "clients", "linger", "events", "choices", "decay"}));
   LBSIM_TRY(r.String(root, "name", &w.name));
   LBSIM_TRY(r.String(root, "description", &w.description));
   LBSIM_TRY(r.Number(root, "requests", int64_t{1}, int64_t{1} << 40, &w.requests));
@@ -255,6 +259,8 @@ Result<Workload> Read(const Reader& r, const YAML::Node& root, const std::string
     w.servers.push_back(std::move(s));
   }
   LBSIM_TRY(r.Duration(root, "linger", &w.linger, /*allow_zero=*/true));
+  LBSIM_TRY(r.Number(root, "choices", 1, 64, &w.choices));
+  LBSIM_TRY(r.Duration(root, "decay", &w.decay));
   if (root["arrivals"]) LBSIM_TRY(ReadArrivals(r, root["arrivals"], &w.arrivals));
   if (root["clients"]) LBSIM_TRY(ReadClients(r, root["clients"], &w.clients));
   if (const YAML::Node events = root["events"]) {

@@ -63,7 +63,7 @@ struct Clients {
   // (in a cache cluster the destination address is the content's origin).
 };
 
-enum class EventKind { kFail, kRecover, kWeight, kAdd, kRemove };
+enum class EventKind { kFail, kRecover, kWeight, kAdd, kRemove, kSlow };
 
 struct Event {
   double at = 0;  // seconds since the start
@@ -73,6 +73,9 @@ struct Event {
   EventKind kind = EventKind::kFail;
   size_t server = 0;  // index into Workload::servers
   int weight = 0;     // kWeight
+  // kSlow: from now on the server's service times are `factor` x their
+  // nominal ones (a latency spike; factor 1 ends it).
+  double factor = 1;
 };
 
 struct Workload {
@@ -85,7 +88,12 @@ struct Workload {
   Clients clients;
   // How long a finished request's connection stays counted inactive (like
   // IPVS's TIME_WAIT/FIN states), which lc and wlc weigh and sed/nq ignore.
-  double linger = 0;          // seconds. Default: 0.
+  double linger = 0;  // seconds. Default: 0.
+  // p2c, ewma: servers sampled per pick (SchedulerOptions::choices). Default: 2.
+  int choices = 2;
+  // ewma: the latency average's time constant in seconds
+  // (SchedulerOptions::ewma_decay). Default: 10.
+  double decay = 10;
   std::vector<Event> events;  // in file order; the simulation sorts them by time
   std::string source;         // file name, or "built-in"
 };

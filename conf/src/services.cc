@@ -1,7 +1,9 @@
 // `global:` and `virtual_services:` with their real servers.
 #include <array>
+#include <charconv>
 #include <limits>
 
+#include "lbd/conf/loader.h"
 #include "lbsched/scheduler.h"
 #include "sections.h"
 
@@ -9,7 +11,9 @@ namespace lbd::conf_internal {
 namespace {
 
 constexpr std::array<std::string_view, 4> kForwardingNames = {"proxy", "nat", "dr", "tun"};
-constexpr std::array<std::string_view, 2> kSchedulerFlags = {"port", "fallback"};
+constexpr std::array<std::string_view, 4> kSchedulerFlags = {"port", "fallback", "choices=N",
+                                                             "decay=DURATION"};
+constexpr int64_t kMaxChoices = 64;  // SchedulerOptions::choices
 constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warning", "error"};
 constexpr int kMaxWorkers = 1024;
 constexpr int kMaxWeight = 65535;  // ipvsadm's limit
@@ -100,14 +104,53 @@ void ReadService(const Value& value, UniqueSet* names, UniqueSet* addresses,
     scheduler_known = name.has_value();
   }
   if (auto flags = map.Get("scheduler_flags")) {
+    bool hash_flags = false;
     for (const Value& flag : flags->Items()) {
-      auto name = flag.AsEnum(kSchedulerFlags);
-      if (name && *name == "port") out->hash_port = true;
-      if (name && *name == "fallback") out->hash_fallback = true;
+      const std::string text = flag.node().IsScalar() ? flag.node().Scalar() : std::string();
+      // Each flag and the schedulers it applies to.
+      std::string_view applies_to;
+      bool applies = true;
+      if (text == "port" || text == "fallback") {
+        (text == "port" ? out->hash_port : out->hash_fallback) = true;
+        hash_flags = true;
+        continue;  // reported once for the whole list, below
+      } else if (text.starts_with("choices=")) {
+        int64_t n = 0;
+        const std::string_view digits = std::string_view(text).substr(8);
+        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+        if (ec != std::errc() || end != digits.data() + digits.size() || n < 1 || n > kMaxChoices) {
+          flag.Error("choices must be an integer in 1..64; got '" + std::string(digits) + "'");
+        } else {
+          out->choices = static_cast<int>(n);
+        }
+        applies_to = "the p2c and ewma schedulers";
+        applies = out->scheduler == "p2c" || out->scheduler == "ewma";
+      } else if (text.starts_with("decay=")) {
+        auto decay = ParseDuration(std::string_view(text).substr(6));
+        if (!decay.ok()) {
+          flag.Error("decay: " + decay.status().message());
+        } else if (decay->count() <= 0) {
+          flag.Error("decay must be positive");
+        } else {
+          out->ewma_decay = *decay;
+        }
+        applies_to = "the ewma scheduler";
+        applies = out->scheduler == "ewma";
+      } else {
+        (void)flag.AsEnum(kSchedulerFlags);  // the error, listing the flags
+        continue;
+      }
+      if (scheduler_known && !applies) {
+        flag.Error("applies only to " + std::string(applies_to) + ", not '" + out->scheduler + "'");
+      }
     }
-    if (scheduler_known && out->scheduler != "sh" && out->scheduler != "mh") {
+    const bool hashing =
+        out->scheduler == "sh" || out->scheduler == "mh" || out->scheduler == "rendezvous";
+    if (scheduler_known && !hashing && (hash_flags || !flags->node().IsSequence())) {
       map.Reject("scheduler_flags",
-                 "apply only to the sh and mh schedulers, not '" + out->scheduler + "'");
+                 "port and fallback apply only to the sh, mh and rendezvous "
+                 "schedulers, not '" +
+                     out->scheduler + "'");
     }
   }
   bool forwarding_known = true;
@@ -115,6 +158,12 @@ void ReadService(const Value& value, UniqueSet* names, UniqueSet* addresses,
     auto name = forwarding->AsEnum(kForwardingNames);
     if (name) out->forwarding = ForwardingFromName(*name);
     forwarding_known = name.has_value();
+  }
+  // ewma schedules by the latency the proxy measures (RealServer::ReportLatency()); the packet
+  // modes see no connect and no first byte.
+  if (forwarding_known && out->scheduler == "ewma" && out->forwarding != Forwarding::kProxy) {
+    map.Get("scheduler")
+        ->Error("ewma needs a latency signal, which only forwarding proxy measures");
   }
   map.ReadDuration("persistence", &out->persistence, Duration(0));
   if (auto timeouts = map.Get("timeouts")) {

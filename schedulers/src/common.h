@@ -57,6 +57,18 @@ RealServer* WeightedLeast(const ServerList& servers, Overhead overhead) {
 
 inline int64_t ConnOverhead(const RealServer& rs) { return rs.overhead(); }
 
+// A 64-bit finalizer (MurmurHash3's fmix64) over a seeded key: mh's and
+// rendezvous's hash.
+inline uint64_t Mix(uint64_t k, uint64_t seed) {
+  k ^= seed * 0x9E3779B97F4A7C15ULL;
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return k;
+}
+
 // The kernel's hash_32(val, bits) with GOLDEN_RATIO_32 (include/linux/hash.h).
 inline uint32_t Hash32(uint32_t val, unsigned bits) { return (val * 0x61C88647u) >> (32 - bits); }
 
@@ -130,6 +142,10 @@ std::unique_ptr<Scheduler> NewDh();
 std::unique_ptr<Scheduler> NewLblc(const SchedulerOptions& options);
 std::unique_ptr<Scheduler> NewLblcr(const SchedulerOptions& options);
 std::unique_ptr<Scheduler> NewMh(const SchedulerOptions& options);
+std::unique_ptr<Scheduler> NewRandom(const SchedulerOptions& options);
+std::unique_ptr<Scheduler> NewP2c(const SchedulerOptions& options);
+std::unique_ptr<Scheduler> NewEwma(const SchedulerOptions& options);
+std::unique_ptr<Scheduler> NewRendezvous(const SchedulerOptions& options);
 
 }  // namespace lbd::sched_internal
 

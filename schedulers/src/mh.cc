@@ -25,17 +25,6 @@
 namespace lbd::sched_internal {
 namespace {
 
-// A 64-bit finalizer (MurmurHash3's fmix64) over a seeded key.
-uint64_t Mix(uint64_t k, uint64_t seed) {
-  k ^= seed * 0x9E3779B97F4A7C15ULL;
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
-
 constexpr uint64_t kSeedOffset = 1;
 constexpr uint64_t kSeedSkip = 2;
 constexpr uint64_t kSeedKey = 3;

@@ -1,6 +1,9 @@
 #include "lbsched/real_server.h"
 
 #include <algorithm>
+#include <cmath>
+
+#include "lbsched/scheduler.h"
 
 namespace lbd {
 
@@ -72,6 +75,32 @@ void RealServer::ConnectionClosed(bool was_active) {
     clear = true;
   }
   if (clear) overloaded_.store(false, std::memory_order_relaxed);
+}
+
+void RealServer::SetLatencyDecay(std::chrono::nanoseconds decay, const Clock* clock) {
+  std::lock_guard<std::mutex> g(latency_mu_);
+  latency_decay_ = decay;
+  latency_clock_ = clock;
+}
+
+// Finagle's PeakEwma (finagle-core, loadbalancer/PeakEwma.scala): observe().
+void RealServer::ReportLatency(std::chrono::nanoseconds sample) {
+  const double x = static_cast<double>(std::max<int64_t>(0, sample.count()));
+  std::lock_guard<std::mutex> g(latency_mu_);
+  const std::chrono::nanoseconds now = (latency_clock_ ? *latency_clock_ : SteadyClock()).Now();
+  const double dt = static_cast<double>(std::max<int64_t>(0, (now - latency_stamp_).count()));
+  const double w = std::exp(-dt / static_cast<double>(latency_decay_.count()));
+  latency_ns_ = x > latency_ns_ ? x : latency_ns_ * w + x * (1 - w);
+  latency_stamp_ = now;
+}
+
+// observe(0) without storing it: decaying is the same whenever it is applied.
+double RealServer::LatencyEstimate() const {
+  std::lock_guard<std::mutex> g(latency_mu_);
+  if (latency_ns_ == 0) return 0;
+  const std::chrono::nanoseconds now = (latency_clock_ ? *latency_clock_ : SteadyClock()).Now();
+  const double dt = static_cast<double>(std::max<int64_t>(0, (now - latency_stamp_).count()));
+  return latency_ns_ * std::exp(-dt / static_cast<double>(latency_decay_.count()));
 }
 
 }  // namespace lbd

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "common.h"
+#include "sampling.h"
 
 namespace lbd {
 namespace {
@@ -14,8 +15,9 @@ class SteadyClockImpl final : public Clock {
   }
 };
 
-constexpr std::array<std::string_view, 11> kNames = {"rr",  "wrr", "sh",   "dh",    "lc", "wlc",
-                                                     "sed", "nq",  "lblc", "lblcr", "mh"};
+constexpr std::array<std::string_view, 15> kNames = {"rr",  "wrr",    "sh",  "dh",   "lc",
+                                                     "wlc", "sed",    "nq",  "lblc", "lblcr",
+                                                     "mh",  "random", "p2c", "ewma", "rendezvous"};
 
 bool IsPrime(uint32_t n) {
   if (n < 2) return false;
@@ -37,11 +39,21 @@ std::span<const std::string_view> Scheduler::Names() { return kNames; }
 Result<std::unique_ptr<Scheduler>> Scheduler::Create(std::string_view name,
                                                      const SchedulerOptions& options) {
   using namespace sched_internal;
-  bool hashing = name == "sh" || name == "mh";
+  const bool hashing = name == "sh" || name == "mh" || name == "rendezvous";
   if ((options.hash_port || options.hash_fallback) && !hashing) {
-    return Status::Error("flags port/fallback apply only to the sh and mh schedulers, not '" +
+    return Status::Error(
+        "flags port/fallback apply only to the sh, mh and rendezvous schedulers, not '" +
+        std::string(name) + "'");
+  }
+  const bool choosing = name == "p2c" || name == "ewma";
+  if (options.choices != 2 && !choosing) {
+    return Status::Error("flag choices applies only to the p2c and ewma schedulers, not '" +
                          std::string(name) + "'");
   }
+  if (options.choices < 1 || options.choices > kMaxChoices) {
+    return Status::Error("choices " + std::to_string(options.choices) + " out of range 1..64");
+  }
+  if (options.ewma_decay.count() <= 0) return Status::Error("ewma decay must be positive");
   if (name == "rr") return NewRr();
   if (name == "wrr") return NewWrr();
   if (name == "lc") return NewLc();
@@ -71,8 +83,13 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Create(std::string_view name,
     }
     return NewMh(options);
   }
-  return Status::Error("unknown scheduler '" + std::string(name) +
-                       "' (expected rr wrr sh dh lc wlc sed nq lblc lblcr mh)");
+  if (name == "random") return NewRandom(options);
+  if (name == "p2c") return NewP2c(options);
+  if (name == "ewma") return NewEwma(options);
+  if (name == "rendezvous") return NewRendezvous(options);
+  return Status::Error(
+      "unknown scheduler '" + std::string(name) +
+      "' (expected rr wrr sh dh lc wlc sed nq lblc lblcr mh random p2c ewma rendezvous)");
 }
 
 }  // namespace lbd

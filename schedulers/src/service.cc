@@ -22,12 +22,15 @@ Result<std::unique_ptr<Service>> Service::Create(std::string_view scheduler,
                                                  const SchedulerOptions& options) {
   auto sched = Scheduler::Create(scheduler, options);
   if (!sched.ok()) return sched.status();
-  auto svc = std::unique_ptr<Service>(new Service(std::move(sched).value()));
+  auto svc = std::unique_ptr<Service>(new Service(std::move(sched).value(), options));
   return svc;
 }
 
-Service::Service(std::unique_ptr<Scheduler> scheduler)
-    : scheduler_(std::move(scheduler)), servers_(std::make_shared<const ServerList>()) {
+Service::Service(std::unique_ptr<Scheduler> scheduler, const SchedulerOptions& options)
+    : scheduler_(std::move(scheduler)),
+      servers_(std::make_shared<const ServerList>()),
+      latency_decay_(options.ewma_decay),
+      clock_(options.clock) {
   scheduler_->OnServersChanged(*servers_, {ServerChange::Kind::kUpdated, 0});
 }
 
@@ -88,6 +91,7 @@ Result<std::shared_ptr<RealServer>> Service::AddServer(Endpoint endpoint,
   }
   const bool revived = rs != nullptr;
   if (!revived) rs = std::make_shared<RealServer>(endpoint, options);
+  rs->SetLatencyDecay(latency_decay_, clock_);
   auto next = std::make_shared<ServerList>(*servers_);
   next->push_back(rs);
   std::vector<int> weights = WeightsOf(*servers_);
@@ -159,6 +163,9 @@ Status Service::SetScheduler(std::string_view name, const SchedulerOptions& opti
   if (!sched.ok()) return sched.status();
   std::unique_ptr<Scheduler> next = std::move(sched).value();
   std::lock_guard<std::mutex> u(update_mu_);
+  latency_decay_ = options.ewma_decay;
+  clock_ = options.clock;
+  for (const auto& rs : *servers_) rs->SetLatencyDecay(latency_decay_, clock_);
   // Not yet visible to Pick(): built off the pick lock.
   next->OnServersChanged(*servers_, {ServerChange::Kind::kUpdated, 0});
   {

@@ -359,7 +359,8 @@ virtual_services:
   - {name: a, listen: 127.0.0.1:80, scheduler: fastest}
 )"),
               ElementsAre("t.yaml:2:48: virtual_services[0].scheduler: expected one of rr, wrr, "
-                          "sh, dh, lc, wlc, sed, nq, lblc, lblcr, mh; got 'fastest'"));
+                          "sh, dh, lc, wlc, sed, nq, lblc, lblcr, mh, random, p2c, ewma, "
+                          "rendezvous; got 'fastest'"));
 }
 
 TEST(LoaderTest, SchedulerFlags) {
@@ -385,14 +386,54 @@ virtual_services:
     listen: 127.0.0.1:82
     scheduler_flags: port
 )"),
-              ElementsAre("t.yaml:5:5: virtual_services[0].scheduler_flags: apply only to the "
-                          "sh and mh schedulers, not 'wrr'",
+              ElementsAre("t.yaml:5:5: virtual_services[0].scheduler_flags: port and fallback "
+                          "apply only to the sh, mh and rendezvous schedulers, not 'wrr'",
                           "t.yaml:9:29: virtual_services[1].scheduler_flags[1]: expected one of "
-                          "port, fallback; got 'sticky'",
-                          "t.yaml:12:5: virtual_services[2].scheduler_flags: apply only to the "
-                          "sh and mh schedulers, not 'wlc'",
+                          "port, fallback, choices=N, decay=DURATION; got 'sticky'",
+                          "t.yaml:12:5: virtual_services[2].scheduler_flags: port and fallback "
+                          "apply only to the sh, mh and rendezvous schedulers, not 'wlc'",
                           "t.yaml:12:22: virtual_services[2].scheduler_flags: expected a "
                           "sequence, got 'port'"));
+}
+
+TEST(LoaderTest, SchedulersBeyondLvsAndTheirFlags) {
+  LoadResult r = Load(R"(
+virtual_services:
+  - {name: a, listen: 127.0.0.1:80, scheduler: p2c, scheduler_flags: [choices=3]}
+  - {name: b, listen: 127.0.0.1:81, scheduler: ewma, scheduler_flags: [decay=500ms]}
+  - {name: c, listen: 127.0.0.1:82, scheduler: rendezvous, scheduler_flags: [port, fallback]}
+  - {name: d, listen: 127.0.0.1:83, scheduler: random}
+)");
+  ASSERT_THAT(r.errors, IsEmpty());
+  const auto& vs = r.config->virtual_services;
+  EXPECT_EQ(vs[0].choices, 3);
+  EXPECT_EQ(vs[1].choices, 2);
+  EXPECT_EQ(vs[1].ewma_decay, Duration(500));
+  EXPECT_EQ(vs[0].ewma_decay, Duration(10000));
+  EXPECT_TRUE(vs[2].hash_port && vs[2].hash_fallback);
+  EXPECT_EQ(vs[3].scheduler, "random");
+
+  EXPECT_THAT(
+      Errors(R"(
+virtual_services:
+  - {name: a, listen: 127.0.0.1:80, scheduler: p2c, scheduler_flags: [choices=0, choices=x]}
+  - {name: b, listen: 127.0.0.1:81, scheduler: wlc, scheduler_flags: [choices=3, decay=1s]}
+  - {name: c, listen: 127.0.0.1:82, scheduler: ewma, scheduler_flags: [decay=0s, decay=9]}
+  - {name: d, listen: 127.0.0.1:83, scheduler: ewma, forwarding: nat}
+)"),
+      ElementsAre("t.yaml:2:71: virtual_services[0].scheduler_flags[0]: choices must be "
+                  "an integer in 1..64; got '0'",
+                  "t.yaml:2:82: virtual_services[0].scheduler_flags[1]: choices must be "
+                  "an integer in 1..64; got 'x'",
+                  "t.yaml:3:71: virtual_services[1].scheduler_flags[0]: applies only to "
+                  "the p2c and ewma schedulers, not 'wlc'",
+                  "t.yaml:3:82: virtual_services[1].scheduler_flags[1]: applies only to "
+                  "the ewma scheduler, not 'wlc'",
+                  "t.yaml:4:72: virtual_services[2].scheduler_flags[0]: decay must be "
+                  "positive",
+                  StartsWith("t.yaml:4:82: virtual_services[2].scheduler_flags[1]: decay: "),
+                  "t.yaml:5:48: virtual_services[3].scheduler: ewma needs a latency "
+                  "signal, which only forwarding proxy measures"));
 }
 
 TEST(LoaderTest, UnknownForwarding) {

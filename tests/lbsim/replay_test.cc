@@ -182,6 +182,49 @@ TEST(ReplayVectors, RemovedIdCanBeAddedAgain) {
 
 // Beyond the page's vectors: cases derived from its prose, one behaviour each.
 
+// The schedulers beyond LVS: their random stream is seeded (seed=1 unless
+// given), so a trace replays exactly.
+TEST(ReplayBeyondLvs, RandomStreamsAreSeededSoReplaysAreExact) {
+  const std::string servers =
+      "server A 10.0.0.1:80 1\nserver B 10.0.0.2:80 2\nserver C 10.0.0.3:80 1\n";
+  for (const char* head : {"scheduler random", "scheduler p2c choices=3", "scheduler ewma"}) {
+    SCOPED_TRACE(head);
+    const std::string trace = std::string(head) + "\n" + servers + Picks(40);
+    RunResult a = Replay(trace), b = Replay(trace),
+              seeded = Replay(std::string(head) + " seed=1\n" + servers + Picks(40));
+    ASSERT_EQ(a.exit_code, 0) << a.err;
+    EXPECT_EQ(a.out, b.out);
+    EXPECT_EQ(a.out, seeded.out);
+    EXPECT_EQ(std::count(a.out.begin(), a.out.end(), '\n'), 40);
+    RunResult other = Replay(std::string(head) + " seed=2\n" + servers + Picks(40));
+    EXPECT_NE(a.out, other.out);
+  }
+}
+
+TEST(ReplayBeyondLvs, EwmaFollowsLatencyDirectives) {
+  // Two servers, two choices: every pick compares both. B's 50 ms spike
+  // sends everything to A; after 60 s (decay 10 s) of 1 ms samples on B and
+  // 5 ms on A, B is preferred.
+  std::string trace =
+      "scheduler ewma decay=10\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 1\n"
+      "latency A 0.005\nlatency B 0.05\n" +
+      Picks(3);
+  for (int t = 1; t <= 60; ++t) {
+    trace += "time " + std::to_string(t) + "\nlatency A 0.005\nlatency B 0.001\n";
+  }
+  ExpectPicks(trace + Picks(2), "A A A B B");
+}
+
+TEST(ReplayBeyondLvs, P2cTakesTheLessActiveAndRendezvousIsStable) {
+  ExpectPicks("scheduler p2c\nserver A 10.0.0.1:80 1\nserver B 10.0.0.2:80 1\nconns A 3 0\n" +
+                  Picks(3) + "conns B 4 0\n" + Picks(2),
+              "B B B A A");
+  RunResult r = Replay("scheduler rendezvous\n" + std::string(kAbc) + "weight C 1\n" + Picks(3) +
+                       "remove C\n" + Picks(1));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 2), r.out.substr(2, 2));  // one flow, one server
+}
+
 TEST(ReplayReference, ShGivesEachServerWeightConsecutiveBuckets) {
   // A2 B1: buckets A A B A A B ...; 192.0.2.1 -> bucket 50 (50 % 3 == 2: B),
   // 192.0.2.2 -> bucket 148 (148 % 3 == 1: A).
@@ -340,6 +383,14 @@ INSTANTIATE_TEST_SUITE_P(
                       Malformed{"PickBadSource", kHead + "pick 1.2.3:4 2.2.2.2:80\n", 3},
                       Malformed{"PickBadDestination", kHead + "pick 1.2.3.4:4 2.2.2.2\n", 3},
                       Malformed{"PickArgs", kHead + "pick 1.2.3.4:4\n", 3},
+                      Malformed{"ChoicesOnWlc", "scheduler wlc choices=3\n", 1},
+                      Malformed{"ChoicesZero", "scheduler p2c choices=0\n", 1},
+                      Malformed{"DecayZero", "scheduler ewma decay=0\n", 1},
+                      Malformed{"SeedNotANumber", "scheduler random seed=x\n", 1},
+                      Malformed{"PortOnP2c", "scheduler p2c port\n", 1},
+                      Malformed{"LatencyUnknownId", kHead + "latency B 0.001\n", 3},
+                      Malformed{"LatencyNegative", kHead + "latency A -1\n", 3},
+                      Malformed{"LatencyArgs", kHead + "latency A\n", 3},
                       Malformed{"LaterLine",
                                 kHead + "# comment\n\npick 1.1.1.1:1 2.2.2.2:2\nweight A\n", 6}),
     [](const ::testing::TestParamInfo<Malformed>& p) { return std::string(p.param.name); });

@@ -62,7 +62,7 @@ void ExpectSameResult(const SimResult& a, const SimResult& b) {
 TEST(Simulation, SeededRunsAreIdentical) {
   Workload w = DefaultWorkload();
   w.requests = 20000;
-  for (const char* sched : {"wlc", "lblcr", "mh", "rr"}) {
+  for (const char* sched : {"wlc", "lblcr", "mh", "rr", "random", "p2c", "ewma"}) {
     SCOPED_TRACE(sched);
     ExpectSameResult(RunSim(w, sched, 7), RunSim(w, sched, 7));
   }
@@ -80,6 +80,23 @@ TEST(Simulation, EveryRequestIsAccountedFor) {
     for (const ServerResult& s : r.servers) assigned += s.assigned;
     EXPECT_EQ(assigned, w.requests - r.rejected);
   }
+}
+
+// A latency spike (`slow` event): ewma, fed each response time, sends the
+// slow server less than wlc does, and both less than random.
+TEST(Simulation, EwmaShiftsAwayFromASlowServerMoreThanWlc) {
+  Workload w = EqualServers(4, 4, 0.6, 60000);
+  w.decay = 1;
+  w.events.push_back({0, 0.3, EventKind::kSlow, 1, 0, 10});
+  w.events.push_back({0, 0.7, EventKind::kSlow, 1, 0, 1});
+  const double ewma = RunSim(w, "ewma").servers[1].share;
+  const double wlc = RunSim(w, "wlc").servers[1].share;
+  const double random = RunSim(w, "random").servers[1].share;
+  EXPECT_LT(ewma, wlc);
+  EXPECT_LT(wlc, random);
+  SimResult r = RunSim(w, "ewma");
+  ASSERT_EQ(r.remaps.size(), 2u);
+  EXPECT_EQ(r.remaps[0].what, "slow s2 x10");
 }
 
 TEST(Simulation, RrSharesAreEqualOnEqualServers) {
@@ -246,7 +263,8 @@ events:
 TEST(WorkloadFile, ErrorsNameFileLineAndColumn) {
   EXPECT_EQ(ParseError("servers:\n  - {name: a}\nfoo: 1\n"),
             "w.yaml:3:1: unknown key 'foo' in the workload (expected name, description, "
-            "requests, schedulers, servers, arrivals, clients, linger, events)");
+            "requests, schedulers, servers, arrivals, clients, linger, events, choices, "
+            "decay)");
   EXPECT_EQ(ParseError("servers:\n  - {name: a, weight: 70000}\n").rfind("w.yaml:2:", 0), 0u);
   EXPECT_EQ(
       ParseError("servers:\n  - name: a\n    service: {dist: pareto}\n").rfind("w.yaml:3:", 0), 0u);

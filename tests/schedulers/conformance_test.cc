@@ -239,10 +239,11 @@ INSTANTIATE_TEST_SUITE_P(AllSchedulers, Conformance,
                          ::testing::ValuesIn(Scheduler::Names().begin(), Scheduler::Names().end()),
                          ParamName);
 
-TEST(SchedulerNames, ElevenInDocumentedOrder) {
+TEST(SchedulerNames, FifteenInDocumentedOrder) {
   std::vector<std::string_view> names(Scheduler::Names().begin(), Scheduler::Names().end());
   EXPECT_EQ(names, (std::vector<std::string_view>{"rr", "wrr", "sh", "dh", "lc", "wlc", "sed", "nq",
-                                                  "lblc", "lblcr", "mh"}));
+                                                  "lblc", "lblcr", "mh", "random", "p2c", "ewma",
+                                                  "rendezvous"}));
 }
 
 TEST(SchedulerNames, UnknownNameIsAnErrorNamingIt) {

@@ -1,16 +1,23 @@
 // Public header of liblbsched.
 //
-// Scheduler: the algorithm that picks a real server for a new flow. The eleven
+// Scheduler: the algorithm that picks a real server for a new flow. Eleven
 // algorithms (rr wrr sh dh lc wlc sed nq lblc lblcr mh) reproduce the Linux
-// kernel's net/netfilter/ipvs/ip_vs_*.c; their classes are private and made by
+// kernel's net/netfilter/ipvs/ip_vs_*.c; four go beyond LVS: random (weighted
+// random), p2c (power of d choices), ewma (Finagle's peak-EWMA latency x load,
+// fed by RealServer::ReportLatency()) and rendezvous (weighted
+// highest-random-weight hashing). Their classes are private and made by
 // Scheduler::Create(name). Most users want Service (service.h), which owns the
 // server list and a scheduler and adds the locking.
 //
 // Thread-safety: none. A Scheduler is driven by one caller at a time. Service
 // serializes Pick() and the changes with one short lock, as the kernel does
 // with svc->sched_lock, but builds the tables of a change (sh/dh buckets, the
-// mh lookup table, wrr's gcd scan) off that lock through a private interface
-// and only swaps them in under it (service.h).
+// mh lookup table, wrr's gcd scan, the cumulative weights of random, p2c and
+// ewma, rendezvous's server hashes) off that lock through a private interface
+// and only swaps them in under it (service.h). random, p2c and ewma draw from
+// a random stream the scheduler owns (seeded by SchedulerOptions::random_seed),
+// so that stream too is guarded by the pick lock; under one seed, the same
+// calls give the same picks.
 #ifndef LBSCHED_SCHEDULER_H_
 #define LBSCHED_SCHEDULER_H_
 
@@ -18,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -39,12 +47,28 @@ class Clock {
 const Clock& SteadyClock();
 
 struct SchedulerOptions {
-  // sh, mh: hash the client's source port together with its address
-  // (ipvsadm --sched-flags sh-port). Default: false.
+  // sh, mh, rendezvous: hash the client's source port together with its
+  // address (ipvsadm --sched-flags sh-port). Default: false.
   bool hash_port = false;
-  // sh, mh: when the hashed server is unusable, walk on to the next usable one
-  // instead of failing (sh-fallback). Default: false.
+  // sh, mh, rendezvous: when the hashed server is unusable, walk on to the
+  // next usable one instead of failing (sh-fallback). Default: false.
   bool hash_fallback = false;
+  // p2c, ewma: how many distinct usable servers a pick samples, each draw
+  // weighted by weight among those not yet drawn (config: scheduler_flags
+  // [choices=N]); 1 makes p2c a weighted random pick. 1..64; another value
+  // than 2 is an error for the other schedulers. Default: 2.
+  int choices = 2;
+  // The time constant of every server's peak-EWMA latency signal
+  // (RealServer::ReportLatency()), which ewma schedules by: a sample above
+  // the estimate replaces it at once; otherwise, and while no sample comes,
+  // the estimate decays by exp(-elapsed / ewma_decay) (config:
+  // scheduler_flags [decay=10s]). Must be > 0. Default: 10 s (Finagle's
+  // decayTime).
+  std::chrono::nanoseconds ewma_decay = std::chrono::seconds(10);
+  // random, p2c, ewma: the seed of the scheduler's own random stream
+  // (xoshiro256** seeded through splitmix64, the same on every platform).
+  // Default: none, seeded from std::random_device.
+  std::optional<uint64_t> random_seed = std::nullopt;
   // mh: lookup table size; must be a prime > 2. Default: 65537.
   uint32_t mh_table_size = 65537;
   // lblc, lblcr: how long an unused destination entry lives, and (lblcr) how
@@ -74,7 +98,9 @@ struct SchedulerOptions {
   // member of each server set (bench/README.md, "lblc/lblcr memory").
   // Default: 65536 (4 x the soft limit). Must be > 0, at most 2^30.
   size_t locality_max_entries = 65536;
-  // Time source for lblc/lblcr. Must outlive the scheduler. Default: SteadyClock().
+  // Time source for lblc/lblcr and for the servers' latency signal (ewma).
+  // Must outlive the scheduler and every RealServer::ReportLatency() call on
+  // the service's servers. Default: SteadyClock().
   const Clock* clock = nullptr;
 };
 
@@ -95,8 +121,8 @@ struct ServerChange {
 
 class Scheduler {
  public:
-  // Names: rr wrr sh dh lc wlc sed nq lblc lblcr mh. Unknown name or invalid
-  // options: an error naming them.
+  // Names: rr wrr sh dh lc wlc sed nq lblc lblcr mh random p2c ewma
+  // rendezvous. Unknown name or invalid options: an error naming them.
   static Result<std::unique_ptr<Scheduler>> Create(std::string_view name,
                                                    const SchedulerOptions& options);
   // Every name Create() accepts, in the order above.

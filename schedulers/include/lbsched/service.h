@@ -29,6 +29,11 @@
 // service, add the servers under another scheduler and switch with
 // SetScheduler() (one build).
 //
+// Latency: the servers' peak-EWMA signal (RealServer::ReportLatency()) uses
+// the time constant and clock of the service's SchedulerOptions (ewma_decay,
+// clock), whatever the algorithm; SetScheduler() passes the new ones on. The
+// data plane reports to the RealServer it holds, without the service.
+//
 // A removed server stays alive while anyone holds it (a connection, an lblc
 // entry). Adding the same address again revives that object with its counters,
 // like the kernel's dest trash (ip_vs_trash_get_dest).
@@ -80,7 +85,7 @@ class Service {
   std::string scheduler_name() const;
 
  private:
-  explicit Service(std::unique_ptr<Scheduler> scheduler);
+  Service(std::unique_ptr<Scheduler> scheduler, const SchedulerOptions& options);
   // REQUIRES: update_mu_ held.
   ServerList::const_iterator FindLocked(Endpoint endpoint) const;
   // One "dest changed" event. REQUIRES: update_mu_ held. `next` is the list
@@ -100,6 +105,9 @@ class Service {
   std::unique_ptr<Scheduler> scheduler_;
   std::shared_ptr<const ServerList> servers_;     // never null
   std::vector<std::weak_ptr<RealServer>> trash_;  // removed, maybe still referenced; update_mu_
+  // The latency signal's settings for every server; update_mu_.
+  std::chrono::nanoseconds latency_decay_;
+  const Clock* clock_;
 };
 
 }  // namespace lbd

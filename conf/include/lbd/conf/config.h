@@ -67,10 +67,13 @@ struct RealServerConfig {
 
 struct VirtualServiceConfig {
   std::string name;
-  Endpoint listen;                // VIP:port
-  std::string scheduler = "wlc";  // rr wrr sh dh lc wlc sed nq lblc lblcr mh. Default: wlc.
-  bool hash_port = false;         // scheduler_flags: [port] (sh, mh)
-  bool hash_fallback = false;     // scheduler_flags: [fallback] (sh, mh)
+  Endpoint listen;  // VIP:port
+  // rr wrr sh dh lc wlc sed nq lblc lblcr mh random p2c ewma rendezvous. Default: wlc.
+  std::string scheduler = "wlc";
+  bool hash_port = false;      // scheduler_flags: [port] (sh, mh, rendezvous)
+  bool hash_fallback = false;  // scheduler_flags: [fallback] (sh, mh, rendezvous)
+  int choices = 2;             // scheduler_flags: [choices=N] (p2c, ewma), 1..64. Default: 2.
+  Duration ewma_decay{10000};  // scheduler_flags: [decay=10s] (ewma), > 0. Default: 10s.
   Forwarding forwarding = Forwarding::kProxy;  // Default: proxy.
   Duration persistence{0};                     // 0 = off. Default: 0s.
   Duration connect_timeout{2000};              // timeouts.connect. Default: 2s.
