@@ -129,16 +129,15 @@ bool IsNewSyn(const PacketView& v) {
 
 class PacketServiceImpl final : public PacketService {
  public:
-  PacketServiceImpl(const VirtualServiceConfig& config, std::shared_ptr<Service> service,
-                    const PacketServiceOptions& options)
-      : name_(config.name),
-        vip_(config.listen),
-        mode_(config.forwarding),
+  PacketServiceImpl(std::shared_ptr<Service> service, const PacketServiceOptions& options)
+      : name_(options.name),
+        vip_(options.virtual_address),
+        mode_(options.mode),
         service_(std::move(service)),
         options_(options),
         clock_(options.clock != nullptr ? options.clock : &SteadyClock()),
         offload_(options.offload),
-        persistence_ns_(std::chrono::nanoseconds(config.persistence).count()),
+        persistence_ns_(std::chrono::nanoseconds(options.persistence).count()),
         templates_(std::make_unique<FlowTable>(persistence_ns_ > 0 ? options.max_flows : 1)) {}
 
   ~PacketServiceImpl() override { Shutdown(); }
@@ -173,7 +172,7 @@ class PacketServiceImpl final : public PacketService {
 
   const std::string name_;
   const Endpoint vip_;
-  const Forwarding mode_;
+  const PacketMode mode_;
   const std::shared_ptr<Service> service_;
   const PacketServiceOptions options_;
   const Clock* const clock_;
@@ -199,8 +198,7 @@ class PacketServiceImpl final : public PacketService {
 };
 
 Status PacketServiceImpl::Init() {
-  if (mode_ == Forwarding::kProxy) return Status::Error(name_ + ": forwarding is proxy");
-  const int n = std::max(1, options_.workers);
+  const int n = std::max(1, options_.threads);
   auto tun = OpenTun(options_.tun_name, n, offload_);
   if (!tun.ok()) return tun.status();
   tun_ = std::move(tun.value());
@@ -217,7 +215,7 @@ Status PacketServiceImpl::Init() {
                          st.message() + " (is the VIP used by another service?)");
   }
   vip_route_ = true;
-  if (mode_ == Forwarding::kNat) {
+  if (mode_ == PacketMode::kNat) {
     if (Status st = nl->Route(true, 0, 0, tun_.ifindex, options_.nat_table); !st.ok()) {
       return Status::Error("route default dev " + tun_.name + " table " +
                            std::to_string(options_.nat_table) + ": " + st.message());
@@ -227,7 +225,7 @@ Status PacketServiceImpl::Init() {
   for (const auto& rs : service_->Servers()) {
     if (Status st = AddSlot(&nl.value(), rs); !st.ok()) return st;
   }
-  if (mode_ == Forwarding::kDr) ResolveNeighbours(&nl.value(), /*trigger=*/true);
+  if (mode_ == PacketMode::kDr) ResolveNeighbours(&nl.value(), /*trigger=*/true);
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(options_.max_flows);
     w->tun_fd = tun_.fds[static_cast<size_t>(i)];
@@ -244,7 +242,7 @@ Status PacketServiceImpl::Init() {
     epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->tun_fd, &ev);
     ev.data.fd = w->wake_fd;
     epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->wake_fd, &ev);
-    if (mode_ == Forwarding::kDr && offload_) {
+    if (mode_ == PacketMode::kDr && offload_) {
       // SOCK_RAW with PACKET_VNET_HDR (packet(7)): each frame starts with the
       // virtio_net_hdr the tun gave (offsets moved past our Ethernet header),
       // so GSO frames of up to 64 KiB go out whole and the device (or the
@@ -256,16 +254,16 @@ Status PacketServiceImpl::Init() {
         close(w->send_fd);
         w->send_fd = -1;
       }
-    } else if (mode_ == Forwarding::kDr) {
+    } else if (mode_ == PacketMode::kDr) {
       // SOCK_DGRAM: the kernel builds the Ethernet header from sll_addr
       // (packet(7)); protocol 0 = send only, nothing is queued for reading.
       w->send_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    } else if (mode_ == Forwarding::kTun) {
+    } else if (mode_ == PacketMode::kTun) {
       // IPPROTO_RAW implies IP_HDRINCL (raw(7)); the kernel fills the outer
       // header's checksum, total length and (when 0) its id.
       w->send_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
     }
-    if (mode_ != Forwarding::kNat && w->send_fd < 0) {
+    if (mode_ != PacketMode::kNat && w->send_fd < 0) {
       int err = errno;
       workers_.push_back(std::move(w));
       return Status::Error(std::string("send socket: ") + strerror(err));
@@ -276,7 +274,7 @@ Status PacketServiceImpl::Init() {
     Worker* raw = w.get();
     w->thread = std::thread([this, raw] { Run(raw); });
   }
-  if (mode_ == Forwarding::kDr) maintainer_ = std::thread([this] { Maintain(); });
+  if (mode_ == PacketMode::kDr) maintainer_ = std::thread([this] { Maintain(); });
   return Status::Ok();
 }
 
@@ -305,7 +303,7 @@ Status PacketServiceImpl::AddSlot(Netlink* nl, std::shared_ptr<RealServer> rs) {
   auto slot = std::make_unique<ServerSlot>();
   slot->endpoint = rs->endpoint();
   slot->rs = std::move(rs);
-  if (mode_ == Forwarding::kNat) {
+  if (mode_ == PacketMode::kNat) {
     // A removed slot of the same address may still hold the rules: take them over.
     for (const auto& s : servers_) {
       if (s->nat_rules && s->endpoint == slot->endpoint) {
@@ -323,7 +321,7 @@ Status PacketServiceImpl::AddSlot(Netlink* nl, std::shared_ptr<RealServer> rs) {
       return Status::Error("route to " + Ipv4ToString(slot->endpoint.ip) + ": " +
                            route.status().message());
     }
-    if (mode_ == Forwarding::kDr && route->gateway != 0) {
+    if (mode_ == PacketMode::kDr && route->gateway != 0) {
       return Status::Error("dr: real server " + Ipv4ToString(slot->endpoint.ip) +
                            " is not on a directly connected network");
     }
@@ -331,7 +329,7 @@ Status PacketServiceImpl::AddSlot(Netlink* nl, std::shared_ptr<RealServer> rs) {
     slot->src_ip = route->prefsrc;
     int mtu = InterfaceMtu(route->oif);
     if (mtu > 0) slot->mtu = mtu;
-    if (mode_ == Forwarding::kDr && offload_) {
+    if (mode_ == PacketMode::kDr && offload_) {
       auto mac = InterfaceMac(route->oif);
       if (!mac.ok()) return mac.status();
       slot->src_mac = *mac;
@@ -370,7 +368,7 @@ Status PacketServiceImpl::SyncServers() {
       // Back in the Service (the dest trash revived it: a reload re-added it,
       // or its health check put it back): its slot takes new flows again.
       ServerSlot& slot = **same;
-      if (mode_ == Forwarding::kNat && !slot.nat_rules) {
+      if (mode_ == PacketMode::kNat && !slot.nat_rules) {
         if (Status st = NatRules(&nl.value(), true, slot.endpoint); !st.ok()) {
           errors += (errors.empty() ? "" : "; ") + st.message();
           continue;
@@ -393,7 +391,7 @@ Status PacketServiceImpl::SyncServers() {
       s->nat_rules = false;
     }
   }
-  if (added && mode_ == Forwarding::kDr) ResolveNeighbours(&nl.value(), /*trigger=*/true);
+  if (added && mode_ == PacketMode::kDr) ResolveNeighbours(&nl.value(), /*trigger=*/true);
   return errors.empty() ? Status::Ok() : Status::Error(errors);
 }
 
@@ -449,7 +447,7 @@ void PacketServiceImpl::Update(FlowEntry* e, const PacketView& v, bool is_reply,
   std::chrono::seconds timeout = options_.timeouts.udp;
   if (v.protocol == kProtoTcp) {
     const TcpDirection dir = is_reply                    ? TcpDirection::kOutput
-                             : mode_ == Forwarding::kNat ? TcpDirection::kInput
+                             : mode_ == PacketMode::kNat ? TcpDirection::kInput
                                                          : TcpDirection::kInputOnly;
     const TcpState next = NextTcpState(e->state, dir, v.tcp_flags);
     if (next != e->state) {
@@ -570,7 +568,7 @@ bool PacketServiceImpl::Track(Worker* w, const PacketView& v, Decision* d, DropR
   const Endpoint target = servers_[index]->endpoint;
   const FlowKey reply{target.ip, v.src_ip, target.port, v.src_port, v.protocol};
   std::lock_guard<std::mutex> lock(w->mu);
-  FlowEntry* e = w->table.Insert(key, mode_ == Forwarding::kNat ? &reply : nullptr);
+  FlowEntry* e = w->table.Insert(key, mode_ == PacketMode::kNat ? &reply : nullptr);
   if (e == nullptr) {
     *reason = w->table.size() == w->table.capacity() ? DropReason::kTableFull : DropReason::kNoFlow;
     return false;
@@ -613,7 +611,7 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
       continue;
     }
     const bool to_vip = v.dst_ip == vip_.ip;
-    if ((to_vip && v.dst_port != vip_.port) || (!to_vip && mode_ != Forwarding::kNat)) {
+    if ((to_vip && v.dst_port != vip_.port) || (!to_vip && mode_ != PacketMode::kNat)) {
       Drop(w, DropReason::kNotService);
       continue;
     }
@@ -624,7 +622,7 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
     }
     ServerSlot& s = *servers_[d.server];
     switch (mode_) {
-      case Forwarding::kNat: {
+      case PacketMode::kNat: {
         if (d.reply) {
           RewriteSource(&v, vip_.ip, vip_.port, partial);
         } else {
@@ -640,7 +638,7 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
         }
         break;
       }
-      case Forwarding::kDr: {
+      case PacketMode::kDr: {
         const uint64_t mac = s.mac.load(std::memory_order_relaxed);
         if ((mac & kMacKnown) == 0) {
           Drop(w, DropReason::kNoNeighbour);
@@ -685,7 +683,7 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
         ++nmsg;
         break;
       }
-      case Forwarding::kTun: {
+      case PacketMode::kTun: {
         // With offload: a GSO packet is cut into gso_size segments; another
         // one with a partial checksum gets it completed (the real server's
         // stack takes the inner packet as it is).
@@ -756,8 +754,6 @@ void PacketServiceImpl::ProcessBatch(Worker* w, size_t count) {
         }
         break;
       }
-      case Forwarding::kProxy:
-        break;
     }
   }
   Flush(w, &nmsg);
@@ -859,7 +855,7 @@ PacketServiceSnapshot PacketServiceImpl::Snapshot(size_t max_flows_listed) const
   PacketServiceSnapshot snap;
   snap.name = name_;
   snap.virtual_address = vip_;
-  snap.forwarding = mode_;
+  snap.mode = mode_;
   snap.tun_name = tun_.name;
   const int64_t now = NowNs();
   for (const auto& w : workers_) {
@@ -903,13 +899,25 @@ PacketServiceSnapshot PacketServiceImpl::Snapshot(size_t max_flows_listed) const
 
 }  // namespace
 
+const char* ToString(PacketMode mode) {
+  switch (mode) {
+    case PacketMode::kNat:
+      return "nat";
+    case PacketMode::kDr:
+      return "dr";
+    case PacketMode::kTun:
+      return "tun";
+  }
+  return "?";
+}
+
 std::string FormatSnapshot(const PacketServiceSnapshot& s) {
   // service NAME VIP:PORT MODE TUN
   // packets_read N / packets_forwarded N / flows N / drop.REASON N
   // server IP:PORT weight W up U active A inactive I flows F packets_in ...
   // flow PROTO CLIENT VIP SERVER STATE EXPIRES_S   (ipvsadm -Lnc's columns)
   std::ostringstream out;
-  out << "service " << s.name << " " << ToString(s.virtual_address) << " " << ToString(s.forwarding)
+  out << "service " << s.name << " " << ToString(s.virtual_address) << " " << ToString(s.mode)
       << " " << s.tun_name << "\n";
   out << "packets_read " << s.packets_read << "\n";
   out << "packets_forwarded " << s.packets_forwarded << "\n";
@@ -932,12 +940,11 @@ std::string FormatSnapshot(const PacketServiceSnapshot& s) {
   return out.str();
 }
 
-Result<std::unique_ptr<PacketService>> PacketService::Create(const VirtualServiceConfig& config,
-                                                             std::shared_ptr<Service> service,
+Result<std::unique_ptr<PacketService>> PacketService::Create(std::shared_ptr<Service> service,
                                                              const PacketServiceOptions& options) {
   if (service == nullptr) return Status::Error("no service");
-  auto impl = std::make_unique<PacketServiceImpl>(config, std::move(service), options);
-  if (Status st = impl->Init(); !st.ok()) return Status::Error(config.name + ": " + st.message());
+  auto impl = std::make_unique<PacketServiceImpl>(std::move(service), options);
+  if (Status st = impl->Init(); !st.ok()) return Status::Error(options.name + ": " + st.message());
   return std::unique_ptr<PacketService>(std::move(impl));
 }
 
