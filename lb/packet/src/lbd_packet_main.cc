@@ -173,6 +173,6 @@ int main(int argc, char** argv) {
   ev_run(loop, 0);
   app.checkers.clear();
   WriteStats(&app);
-  app.packet.clear();  // stops workers, removes routes and rules
+  app.packet.clear();  // stops the forwarding threads, removes routes and rules
   return 0;
 }
