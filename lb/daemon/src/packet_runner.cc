@@ -64,13 +64,23 @@ class LbdPacketRunner : public PacketRunner {
 Result<std::unique_ptr<PacketRunner>> NewPacketRunner(const VirtualServiceConfig& config,
                                                       std::shared_ptr<ServiceRuntime> runtime,
                                                       int workers, int index) {
+  // The daemon's config, translated into the library's options.
+  if (config.forwarding == Forwarding::kProxy) {
+    return Status::Error(config.name + ": forwarding is proxy");
+  }
   PacketServiceOptions options;
-  options.workers = std::max(1, workers);
+  options.name = config.name;
+  options.virtual_address = config.listen;
+  options.mode = config.forwarding == Forwarding::kNat  ? PacketMode::kNat
+                 : config.forwarding == Forwarding::kDr ? PacketMode::kDr
+                                                        : PacketMode::kTun;
+  options.persistence = config.persistence;
+  options.threads = std::max(1, workers);
   options.tun_name = "lbd" + std::to_string(index);
   options.nat_table += static_cast<uint32_t>(index);
   // Shares ownership of the runtime, points at its Service.
   std::shared_ptr<Service> service(runtime, runtime->service.get());
-  auto ps = PacketService::Create(config, std::move(service), options);
+  auto ps = PacketService::Create(std::move(service), options);
   if (!ps.ok()) return ps.status();
   return std::unique_ptr<PacketRunner>(
       std::make_unique<LbdPacketRunner>(std::move(ps).value(), index));

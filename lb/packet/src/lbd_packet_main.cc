@@ -108,11 +108,18 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
+    // The config's service, translated into the library's options.
     lbd::PacketServiceOptions options = base;
-    options.workers = workers;
+    options.name = vs.name;
+    options.virtual_address = vs.listen;
+    options.mode = vs.forwarding == lbd::Forwarding::kNat  ? lbd::PacketMode::kNat
+                   : vs.forwarding == lbd::Forwarding::kDr ? lbd::PacketMode::kDr
+                                                           : lbd::PacketMode::kTun;
+    options.persistence = vs.persistence;
+    options.threads = workers;
     options.tun_name = tun_prefix + std::to_string(index);
     options.nat_table = base.nat_table + static_cast<uint32_t>(index);
-    auto ps = lbd::PacketService::Create(vs, svc, options);
+    auto ps = lbd::PacketService::Create(svc, options);
     if (!ps.ok()) {
       std::fprintf(stderr, "lbd-packet: %s\n", ps.status().message().c_str());
       return 1;
@@ -166,6 +173,6 @@ int main(int argc, char** argv) {
   ev_run(loop, 0);
   app.checkers.clear();
   WriteStats(&app);
-  app.packet.clear();  // stops workers, removes routes and rules
+  app.packet.clear();  // stops the forwarding threads, removes routes and rules
   return 0;
 }

@@ -23,6 +23,7 @@
 
 #include "lbd/packet/packet.h"
 #include "lbd/sys/netlink.h"
+#include "lbd/sys/socket.h"
 #include "lbsched/endpoint.h"
 #include "tcp_coalescer.h"
 #include "tun.h"
@@ -85,7 +86,7 @@ int main(int argc, char** argv) {
   // A raw socket for protocol 4 gets every IP-in-IP packet with its outer
   // header (raw(7)); the kernel then sends no protocol-unreachable.
   const int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, lbd::kProtoIpip);
-  if (raw < 0) return Fail(std::string("raw socket: ") + strerror(errno));
+  if (raw < 0) return Fail(lbd::ErrnoMessage("raw socket", errno));
   // The director sends in bursts (sendmmsg, and a GSO packet cut into ~45
   // segments): a default-sized receive buffer overflows and TCP collapses
   // into retransmissions. FORCE passes rmem_max (we run with CAP_NET_ADMIN).

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "lbd/sys/socket.h"
+
 namespace lbd {
 
 Result<TunDevice> OpenTun(const std::string& name, int queues, bool offload) {
@@ -24,7 +26,7 @@ Result<TunDevice> OpenTun(const std::string& name, int queues, bool offload) {
     if (fd < 0) {
       int err = errno;
       for (int f : dev.fds) close(f);
-      return Status::Error(std::string("open /dev/net/tun: ") + strerror(err));
+      return Status::Error(ErrnoMessage("open /dev/net/tun", err));
     }
     ifreq ifr{};
     ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_MULTI_QUEUE | (offload ? IFF_VNET_HDR : 0);
@@ -33,13 +35,13 @@ Result<TunDevice> OpenTun(const std::string& name, int queues, bool offload) {
       int err = errno;
       close(fd);
       for (int f : dev.fds) close(f);
-      return Status::Error("TUNSETIFF " + name + ": " + strerror(err));
+      return Status::Error(ErrnoMessage("TUNSETIFF " + name, err));
     }
     if (offload && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) != 0) {
       int err = errno;
       close(fd);
       for (int f : dev.fds) close(f);
-      return Status::Error("TUNSETOFFLOAD " + name + ": " + strerror(err));
+      return Status::Error(ErrnoMessage("TUNSETOFFLOAD " + name, err));
     }
     dev.fds.push_back(fd);
   }
@@ -49,16 +51,16 @@ Result<TunDevice> OpenTun(const std::string& name, int queues, bool offload) {
 
 Status SetLinkUp(const std::string& name) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::Error(std::string("socket: ") + strerror(errno));
+  if (fd < 0) return Status::Error(ErrnoMessage("socket", errno));
   ifreq ifr{};
   std::memcpy(ifr.ifr_name, name.data(), std::min<size_t>(name.size(), IFNAMSIZ - 1));
   Status st;
   if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) {
-    st = Status::Error("SIOCGIFFLAGS " + name + ": " + strerror(errno));
+    st = Status::Error(ErrnoMessage("SIOCGIFFLAGS " + name, errno));
   } else {
     ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
     if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) {
-      st = Status::Error("SIOCSIFFLAGS " + name + ": " + strerror(errno));
+      st = Status::Error(ErrnoMessage("SIOCSIFFLAGS " + name, errno));
     }
   }
   close(fd);

@@ -1,7 +1,7 @@
 // Integration tests of lbd-packet in nat, dr and tun modes: a client, a
 // director and three real servers in their own network namespaces (built by
 // tests/netns/topology.sh, names prefixed lbdp-<pid>-), python HTTP servers
-// (tests/packet/http_server.py) and, for tun, lbd-tunnel on each real server.
+// (tests/lb/packet/http_server.py) and, for tun, lbd-tunnel on each real server.
 // Everything is removed at the end of each test, also when it fails.
 // Needs CAP_NET_ADMIN (skipped otherwise), python3 and curl.
 #include <fcntl.h>
@@ -331,7 +331,7 @@ TEST_P(PacketModeTest, MalformedPacketsAreDroppedAndCounted) {
 
 TEST_P(PacketModeTest, FullFlowTableRefusesNewFlowsAndCountsThem) {
   ASSERT_EQ(topo_->Stop(lbd_pid_), 0);
-  // Two workers with room for one flow each.
+  // Two forwarding threads (workers: 2) with room for one flow each.
   ASSERT_NO_FATAL_FAILURE(StartLbd({"--max-flows", "1"}));
   const std::string script =
       "import socket\nheld = []\nfor i in range(4):\n try:\n  held.append("

@@ -1,7 +1,7 @@
 // Public header of lbd_packet.
 //
-// FlowTable: the connection table of one forwarder worker (IPVS's
-// ip_vs_conn_tab, but per worker and bounded). A flow is found by the key of
+// FlowTable: the connection table of one forwarding thread (IPVS's
+// ip_vs_conn_tab, but per thread and bounded). A flow is found by the key of
 // its client's packets (client -> VIP) and, in nat, also by the key of the
 // real server's replies (real server -> client).
 //
@@ -11,8 +11,8 @@
 // allocate. Insert returns nullptr when the pool is full: callers refuse the
 // new flow and count it.
 //
-// Thread-safety: none; one owner at a time (the forwarder guards each worker's
-// table with that worker's lock).
+// Thread-safety: none; one owner at a time (the forwarder guards each
+// forwarding thread's table with that thread's lock).
 #ifndef LBD_PACKET_FLOW_TABLE_H_
 #define LBD_PACKET_FLOW_TABLE_H_
 

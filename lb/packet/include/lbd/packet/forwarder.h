@@ -2,8 +2,8 @@
 //
 // PacketService: the data plane of one virtual service with forwarding nat,
 // dr or tun (DESIGN.md "Packet modes"). It owns a multi-queue tun device with
-// one queue and one thread (an epoll loop) per worker, routes VIP/32 into it
-// (rtnetlink), keeps a FlowTable per worker with IPVS's TCP states and
+// one queue per forwarding thread (an epoll loop), routes VIP/32 into it
+// (rtnetlink), keeps a FlowTable per thread with IPVS's TCP states and
 // timeouts, schedules new flows with lbd::Service::Pick() on a SYN (or any
 // UDP datagram) and forwards:
 //   nat  destination rewritten to the real server and written back into the
@@ -26,10 +26,14 @@
 // ESTABLISHED and inactive otherwise (ip_vs_proto_tcp.c set_tcp_state()); UDP
 // flows count as inactive (ipvsadm shows them under InActConn).
 //
+// The library knows nothing of lbd's config or YAML: a caller fills
+// PacketServiceOptions (lbd's packet_runner.cc, lbd-packet's main).
+//
 // Thread-safety: Create() and the destructor on one thread; Snapshot() from
-// any thread (it takes each worker's lock briefly). The workers share nothing
-// but the Service, the per-server atomics and, for nat replies that the tun
-// steers to another queue, a look into the other workers' tables.
+// any thread (it takes each forwarding thread's lock briefly). The forwarding
+// threads share nothing but the Service, the per-server atomics and, for nat
+// replies that the tun steers to another queue, a look into the other
+// threads' flow tables.
 #ifndef LBD_PACKET_FORWARDER_H_
 #define LBD_PACKET_FORWARDER_H_
 
@@ -40,18 +44,30 @@
 #include <string>
 #include <vector>
 
-#include "lbd/conf/config.h"
 #include "lbd/packet/packet.h"
 #include "lbd/packet/tcp_state.h"
+#include "lbsched/endpoint.h"
 #include "lbsched/scheduler.h"
 #include "lbsched/service.h"
 #include "lbsched/status.h"
 
 namespace lbd {
 
+// The IPVS forwarding methods this library implements (ipvsadm -m, -g, -i).
+enum class PacketMode { kNat, kDr, kTun };
+const char* ToString(PacketMode mode);  // "nat", "dr", "tun"
+
 struct PacketServiceOptions {
-  int workers = 1;                // tun queues and threads (>= 1). Default: 1.
-  size_t max_flows = 65536;       // flows per worker. Default: 65536.
+  // The service's name, for messages and snapshots. Default: "".
+  std::string name;
+  // VIP:port; TCP and UDP to it are served. Default: 0.0.0.0:0 (set it).
+  Endpoint virtual_address;
+  PacketMode mode = PacketMode::kNat;  // Default: nat.
+  // ipvsadm -p: a client's new flows stay on its server while its template
+  // lives; 0 = off. Default: 0.
+  std::chrono::milliseconds persistence{0};
+  int threads = 1;                // forwarding threads, one tun queue each (>= 1). Default: 1.
+  size_t max_flows = 65536;       // flows per forwarding thread. Default: 65536.
   FlowTimeouts timeouts;          // Default: ipvsadm's 900 s / 120 s / 300 s.
   std::string tun_name = "lbd0";  // the device to create. Default: "lbd0".
   // nat: the routing table for replies and the priority of its rules.
@@ -91,7 +107,7 @@ struct FlowInfo {
 struct PacketServiceSnapshot {
   std::string name;
   Endpoint virtual_address;
-  Forwarding forwarding = Forwarding::kNat;
+  PacketMode mode = PacketMode::kNat;
   std::string tun_name;
   uint64_t packets_read = 0;       // from the tun
   uint64_t packets_forwarded = 0;  // sent on (any direction)
@@ -107,12 +123,12 @@ std::string FormatSnapshot(const PacketServiceSnapshot& snapshot);
 
 class PacketService {
  public:
-  // REQUIRES: config.forwarding is nat, dr or tun; `service` holds the real
-  // servers (weights and health may change through `service` at any time;
-  // its set of servers changes only together with SyncServers()). Needs CAP_NET_ADMIN (and
-  // CAP_NET_RAW for dr/tun). The workers start at once.
-  static Result<std::unique_ptr<PacketService>> Create(const VirtualServiceConfig& config,
-                                                       std::shared_ptr<Service> service,
+  // REQUIRES: `service` holds the real servers (weights and health may
+  // change through `service` at any time; its set of servers changes only
+  // together with SyncServers()). Needs CAP_NET_ADMIN (and CAP_NET_RAW for
+  // dr/tun). The forwarding threads start at once. Errors start with
+  // `options.name`.
+  static Result<std::unique_ptr<PacketService>> Create(std::shared_ptr<Service> service,
                                                        const PacketServiceOptions& options);
   virtual ~PacketService() = default;
   PacketService(const PacketService&) = delete;
