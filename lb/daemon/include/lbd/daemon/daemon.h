@@ -4,7 +4,8 @@
 // thread that calls Run()), the workers, the control socket, the metrics
 // endpoint and the health monitor.
 //
-// Configuration changes (start, SIGHUP, `lbctl reload`) are applied as diffs
+// Configuration changes (start, SIGHUP, `lbctl reload`) are planned by
+// Plan() (reload_plan.h) and applied as diffs
 // to the long-lived ServiceRuntime objects (AddServer/RemoveServer/SetWeight/
 // SetScheduler), so counters and established connections survive; a weight
 // is re-applied only when the file changed it, so `lbctl weight` overrides
@@ -32,6 +33,11 @@
 // reloads and every tick. A reload keeps the instances when the `vrrp:`
 // section is unchanged and recreates them otherwise (a brief failover).
 //
+// Every real server has one ServerState record (server_state.h): file
+// settings, runtime weight, disable, health, held out; reloads, health
+// reports and lbctl commands change the record and ApplyServerState()
+// turns it into Service calls.
+//
 // Health (HealthMonitor): a server whose check fails gets weight 0
 // (Service::SetUp(false)), or with `inhibit_on_failure: false` is removed
 // from its Service and held aside (new connections never reach it,
@@ -49,10 +55,8 @@
 
 #include <ev.h>
 
-#include <deque>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -63,18 +67,24 @@
 #include "lbd/daemon/health_monitor.h"
 #include "lbd/daemon/metrics_server.h"
 #include "lbd/daemon/packet_runner.h"
+#include "lbd/daemon/reload_plan.h"
+#include "lbd/daemon/report_builder.h"
+#include "lbd/daemon/server_state.h"
 #include "lbd/daemon/service_table.h"
 #include "lbd/daemon/status_report.h"
 #include "lbd/daemon/vrrp_runner.h"
 #include "lbd/daemon/worker.h"
+#include "lbsched/scheduler.h"
 
 namespace lbd {
 
 class Daemon {
  public:
   // Opens every listener and socket, starts the workers. Error: a listener
-  // or socket could not be opened.
-  static Result<std::unique_ptr<Daemon>> Create(const Config& config);
+  // or socket could not be opened. `clock` times the rate windows and the
+  // drain deadline; it outlives the daemon.
+  static Result<std::unique_ptr<Daemon>> Create(const Config& config,
+                                                const Clock& clock = SteadyClock());
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
   ~Daemon();
@@ -92,65 +102,54 @@ class Daemon {
   ControlReply FlowsReply(const Command& c) const;
 
  private:
-  struct ServiceState {
-    VirtualServiceConfig config;
-    std::shared_ptr<ServiceRuntime> runtime;
-    std::shared_ptr<const ListenerSet> listeners;
-    ServerStatsMap server_stats;
-    std::shared_ptr<PacketRunner> packet;  // nat/dr/tun: the data plane
-    bool sorry_only = false;               // as last published (SorryOnly)
-  };
-  struct Sample {
-    double time;
-    uint64_t connections, bytes_in, bytes_out;
-  };
-  using ServerKey = std::pair<std::string, Endpoint>;
-
-  explicit Daemon(struct ev_loop* loop);
-  Status Apply(const Config& next);
-  // Publishes a new table; logs each service whose sorry_only changes.
-  void Publish();
-  // Quorum lost and a sorry server configured: every new connection goes there.
-  bool SorryOnly(const ServiceState& st) const;
+  Daemon(struct ev_loop* loop, const Clock& clock);
+  // daemon_reload.cc: executes `plan` (Plan(config_, next)). Phase 1 opens
+  // and creates everything that can fail without touching the running
+  // state; phase 2 commits.
+  Status Apply(const Config& next, const ReloadPlan& plan);
+  // Phase 2 for the servers of a kept service: the file's settings into the
+  // records, each record applied.
+  void ApplyServerSteps(const VirtualServiceConfig& vs, const ServiceStep& step, ServiceState* st);
   // Phase 2 of Apply for a nat/dr/tun service: `st` gets the data plane
   // `created` in phase 1, or (`late`) one that replaces old's on the same VIP,
   // or old's own; a kept one follows the runtime's new set of servers.
   void SetPacketRunner(ServiceState* old, const VirtualServiceConfig& vs, int workers,
                        std::shared_ptr<PacketRunner> created, bool late, ServiceState* st);
+  // Publishes a new table; logs each service whose sorry_only changes.
+  void Publish();
+  // Quorum lost and a sorry server configured: every new connection goes there.
+  bool SorryOnly(const ServiceState& st) const;
   ServiceState* FindService(std::string_view name);
-  // Puts `server` in or out of its Service and sets its up flag from the
-  // health, lbctl disable and inhibit_on_failure state.
-  void UpdateUp(const std::string& service, Endpoint server);
-  // UpdateUp for every configured server (after a reload).
-  void UpdateAllUp();
+
+  // daemon_servers.cc: ApplyServerState on `state` of `st`; a server back in
+  // the table gets its data-plane slot again (a reload while it was out may
+  // have retired it).
+  TableChange ApplyServer(ServiceState& st, ServerState& state);
+  // Every record applied (after a reload reconfigured the checks).
+  void ApplyAllServers();
   // Feeds every service's up-weight sum to the quorum; publishes on a change.
   void UpdateQuorum();
   void OnHealth(const std::string& service, Endpoint server, bool up);
   void OnHealthWeight(const std::string& service, Endpoint server, int weight);
+  // lbctl weight/drain/enable/disable.
+  Status ServerCommand(const Command& c);
   // Tells the VRRP instances which services have a server up (changes only).
   void FeedVrrp();
+
   void BeginShutdown(int signum);
   void OnTick();
-  static Rates RateOf(const std::deque<Sample>& samples);
-
   static void OnSignal(struct ev_loop* loop, ev_signal* w, int revents);
   static void OnTickTimer(struct ev_loop* loop, ev_timer* w, int revents);
   static void OnDrainTimer(struct ev_loop* loop, ev_timer* w, int revents);
+  double NowSeconds() const;
 
   struct ev_loop* const loop_;
+  const Clock& clock_;
   Config config_;
   ProcessCounters counters_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<ServiceState> services_;
+  std::vector<ServiceState> services_;  // each with its servers' records
   uint64_t generation_ = 0;
-  std::set<ServerKey> disabled_;     // lbctl disable
-  std::set<ServerKey> health_down_;  // health checks
-  // Out of their Service while down (inhibit_on_failure: false).
-  struct HeldOut {
-    std::shared_ptr<RealServer> server;  // keeps the counters for the re-add
-    int weight;                          // configured weight to come back with
-  };
-  std::map<ServerKey, HeldOut> held_out_;
   std::unique_ptr<ControlServer> control_;
   std::unique_ptr<MetricsServer> metrics_;
   std::unique_ptr<HealthMonitor> health_;
@@ -158,15 +157,14 @@ class Daemon {
   std::map<std::string, bool> vrrp_fed_;  // service -> up, as last told to vrrp_
   uint64_t reloads_ = 0;
   uint64_t reload_failures_ = 0;
-  // Rate windows: totals and per service name.
-  std::deque<Sample> total_samples_;
-  std::map<std::string, std::deque<Sample>> service_samples_;
+  RateWindow total_rates_;
+  std::map<std::string, RateWindow> service_rates_;  // by service name
 
   ev_signal sighup_{}, sigterm_{}, sigint_{};  // zeroed: stopping an unstarted one is a no-op
   ev_timer tick_{};
   ev_timer drain_timer_{};
   bool shutting_down_ = false;
-  double drain_deadline_ = 0;
+  double drain_deadline_ = 0;  // NowSeconds()
   bool aborted_ = false;
 };
 

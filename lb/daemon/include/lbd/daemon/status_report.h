@@ -3,7 +3,9 @@
 // StatusReport: a point-in-time copy of every service, real server and
 // process counter, taken by the control thread, and its renderings: the
 // ipvsadm -Ln-like table and JSON for `lbctl status`, the stats table and
-// JSON for `lbctl stats`, and the Prometheus text exposition for /metrics.
+// JSON for `lbctl stats`, and the Prometheus text exposition for /metrics
+// (status_report.cc: text; status_report_json.cc; status_report_prometheus.cc;
+// flows_writer.cc). The daemon builds it in report_builder.cc.
 //
 // Thread-safety: plain values and pure functions.
 #ifndef LBD_DAEMON_STATUS_REPORT_H_

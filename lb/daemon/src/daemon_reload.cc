@@ -1,0 +1,284 @@
+// Daemon: reloads. Plan() says what changes; Apply executes it in two
+// phases so a reload that cannot open a listener, create a scheduler or set
+// up a data plane changes nothing.
+#include <algorithm>
+#include <set>
+
+#include "lbd/conf/loader.h"
+#include "lbd/daemon/daemon.h"
+#include "lbd/sys/log.h"
+
+namespace lbd {
+namespace {
+
+SchedulerOptions SchedulerOptionsOf(const VirtualServiceConfig& vs) {
+  SchedulerOptions o;
+  o.hash_port = vs.hash_port;
+  o.hash_fallback = vs.hash_fallback;
+  return o;
+}
+
+}  // namespace
+
+Status Daemon::Reload() {
+  if (shutting_down_) return Status::Error("lbd is shutting down; reload refused");
+  LBD_LOG(kInfo, "reloading %s", config_.file.c_str());
+  LoadResult loaded = LoadConfigFile(config_.file);
+  if (!loaded.config) {
+    ++reload_failures_;
+    std::string message;
+    for (const auto& e : loaded.errors) {
+      LBD_LOG(kError, "%s", e.ToString().c_str());
+      message += e.ToString() + "\n";
+    }
+    LBD_LOG(kError, "reload refused: the running configuration is kept");
+    if (!message.empty()) message.pop_back();
+    return Status::Error(message.empty() ? "reload failed" : message);
+  }
+  const Config& next = *loaded.config;
+  const ReloadPlan plan = Plan(config_, next);
+  if (plan.restart_only_changed) {
+    LBD_LOG(kWarning,
+            "reload: global.workers/control_socket/metrics_listen change at restart only");
+  }
+  // A changed `vrrp:` section means new instances: their sockets are opened
+  // before anything changes, so a bad interface refuses the whole reload.
+  std::unique_ptr<VrrpRunner> next_vrrp;
+  if (plan.vrrp_changed && !next.vrrp.empty()) {
+    auto v = NewVrrpRunner(loop_, next.vrrp);
+    if (!v.ok()) {
+      ++reload_failures_;
+      LBD_LOG(kError, "reload refused: vrrp: %s; the running configuration is kept",
+              v.status().message().c_str());
+      return Status::Error("vrrp: " + v.status().message());
+    }
+    next_vrrp = std::move(v).value();
+  }
+  if (Status s = Apply(next, plan); !s.ok()) {
+    ++reload_failures_;
+    LBD_LOG(kError, "reload refused: %s; the running configuration is kept", s.message().c_str());
+    return s;
+  }
+  if (plan.vrrp_changed) {
+    if (vrrp_) {
+      LBD_LOG(kWarning, "reload: vrrp section changed: restarting the VRRP instances");
+      vrrp_->Stop();  // a master hands over (priority 0) before the new ones start
+    }
+    vrrp_ = std::move(next_vrrp);
+    vrrp_fed_.clear();
+    if (vrrp_) {
+      FeedVrrp();
+      vrrp_->Start();
+    }
+  }
+  config_.global.drain_timeout = next.global.drain_timeout;
+  if (plan.log_level_changed) {
+    SetLogLevel(next.global.log_level);
+    config_.global.log_level = next.global.log_level;
+  }
+  ++reloads_;
+  health_->Configure(config_);
+  ApplyAllServers();
+  UpdateQuorum();
+  LBD_LOG(kInfo, "reload done: %zu services", services_.size());
+  return Status::Ok();
+}
+
+Status Daemon::Apply(const Config& next, const ReloadPlan& plan) {
+  const int nworkers = static_cast<int>(workers_.size());
+  // Phase 1: everything that can fail, without touching the running state.
+  struct Prepared {
+    const VirtualServiceConfig* config;
+    const ServiceStep* step;
+    ServiceState* old;
+    // New services: the runtime, its servers already added (nobody sees it yet).
+    std::shared_ptr<ServiceRuntime> runtime;
+    std::vector<ServerState> servers;
+    std::shared_ptr<const ListenerSet> listeners;
+    // nat/dr/tun: a new data plane, or `packet_late`: the old one is
+    // replaced in phase 2 (same VIP route).
+    std::shared_ptr<PacketRunner> packet;
+    bool packet_late = false;
+  };
+  std::vector<Prepared> prepared;
+  // The smallest lbd<N> index no running or prepared data plane has.
+  auto free_packet_index = [&] {
+    std::set<int> used;
+    for (const auto& st : services_) {
+      if (st.packet) used.insert(st.packet->index());
+    }
+    for (const auto& q : prepared) {
+      if (q.packet) used.insert(q.packet->index());
+    }
+    int i = 0;
+    while (used.count(i)) ++i;
+    return i;
+  };
+  for (const auto& vs : next.virtual_services) {
+    const ServiceStep* step = plan.Find(vs.name);
+    if (step == nullptr) return Status::Error("service " + vs.name + ": not in the reload plan");
+    Prepared p{&vs, step, FindService(vs.name), nullptr, {}, nullptr, nullptr, false};
+    if (p.old == nullptr) {
+      auto svc = Service::Create(vs.scheduler, SchedulerOptionsOf(vs));
+      if (!svc.ok()) return Status::Error("service " + vs.name + ": " + svc.status().message());
+      p.runtime = std::make_shared<ServiceRuntime>(vs.name, std::move(svc).value());
+      for (const auto& rs : vs.real_servers) {
+        p.servers.push_back(ServerStateOf(vs, rs));
+        (void)ApplyServerState(vs.name, *p.runtime->service, p.servers.back());
+      }
+    } else if (step->scheduler_changed) {
+      auto check = Scheduler::Create(vs.scheduler, SchedulerOptionsOf(vs));
+      if (!check.ok()) return Status::Error("service " + vs.name + ": " + check.status().message());
+    }
+    if (vs.forwarding == Forwarding::kProxy) {
+      if (step->listeners == ListenerStep::kKeep && p.old->listeners) {
+        p.listeners = p.old->listeners;
+      } else {
+        auto ls = ListenerSet::Open(vs.listen, nworkers);
+        if (!ls.ok()) return Status::Error("service " + vs.name + ": " + ls.status().message());
+        p.listeners = std::move(ls).value();
+      }
+    } else {
+      // Without a running data plane (a failed in-place replacement at an
+      // earlier reload) there is nothing to keep or replace: create one.
+      const bool running = p.old != nullptr && p.old->packet != nullptr;
+      if (running && step->data_plane == DataPlaneStep::kReplaceInPlace) {
+        p.packet_late = true;  // the VIP's route is the old one's until it goes
+      } else if (!running || step->data_plane != DataPlaneStep::kKeep) {
+        auto runner = NewPacketRunner(vs, p.old != nullptr ? p.old->runtime : p.runtime, nworkers,
+                                      free_packet_index());
+        if (!runner.ok()) {
+          return Status::Error("service " + vs.name + ": " + runner.status().message());
+        }
+        p.packet = std::move(runner).value();
+      }
+    }
+    prepared.push_back(std::move(p));
+  }
+
+  // Phase 2: commit.
+  std::vector<ServiceState> next_services;
+  for (auto& p : prepared) {
+    const VirtualServiceConfig& vs = *p.config;
+    ServiceState st;
+    if (p.old == nullptr) {
+      st.runtime = std::move(p.runtime);
+      st.servers = std::move(p.servers);
+      LBD_LOG(kInfo, "service %s: %s %s %s, %zu real servers", vs.name.c_str(),
+              ToString(vs.listen).c_str(), vs.scheduler.c_str(), ToString(vs.forwarding),
+              vs.real_servers.size());
+    } else {
+      st.runtime = p.old->runtime;
+      st.servers = std::move(p.old->servers);
+      st.sorry_only = p.old->sorry_only;
+      if (p.step->scheduler_changed) {
+        (void)st.runtime->service->SetScheduler(vs.scheduler, SchedulerOptionsOf(vs));
+        LBD_LOG(kInfo, "service %s: scheduler %s -> %s", vs.name.c_str(),
+                p.old->config.scheduler.c_str(), vs.scheduler.c_str());
+      }
+      ApplyServerSteps(vs, *p.step, &st);
+      if (p.step->listen_changed) {
+        LBD_LOG(kInfo, "service %s: now listening on %s", vs.name.c_str(),
+                ToString(vs.listen).c_str());
+      }
+    }
+    st.runtime->persistence.SetTimeout(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(vs.persistence));
+    st.listeners = std::move(p.listeners);
+    if (vs.forwarding != Forwarding::kProxy) {
+      SetPacketRunner(p.old, vs, nworkers, std::move(p.packet), p.packet_late, &st);
+    }
+    st.config = vs;
+    next_services.push_back(std::move(st));
+  }
+  for (const auto& step : plan.services) {
+    if (step.kind == ServiceStep::Kind::kRemove) {
+      LBD_LOG(kInfo, "service %s removed (its connections drain)", step.name.c_str());
+    }
+  }
+  services_ = std::move(next_services);
+  config_.virtual_services = next.virtual_services;
+  config_.vrrp = next.vrrp;
+  Publish();
+  FeedVrrp();
+  return Status::Ok();
+}
+
+void Daemon::ApplyServerSteps(const VirtualServiceConfig& vs, const ServiceStep& step,
+                              ServiceState* st) {
+  const char* name = vs.name.c_str();
+  // Gone from the file: out of the Service for good (connections drain);
+  // one a check held out is forgotten.
+  for (const auto& s : step.servers) {
+    if (s.kind != ServerStep::Kind::kRemove) continue;
+    ServerState* state = st->FindServer(s.address);
+    if (state == nullptr) continue;
+    const bool was_held = state->held != nullptr;
+    state->retired = true;
+    if (ApplyServerState(vs.name, *st->runtime->service, *state) == TableChange::kRemoved) {
+      LBD_LOG(kInfo, "service %s: real server %s removed (its connections drain)", name,
+              ToString(s.address).c_str());
+    } else if (was_held) {
+      LBD_LOG(kInfo, "service %s: real server %s removed (was out of the table: down)", name,
+              ToString(s.address).c_str());
+    }
+  }
+  // The records in file order; new ones appended to the Service. A server
+  // its check holds out stays out (its check re-adds it), a new weight kept.
+  std::vector<ServerState> servers;
+  servers.reserve(vs.real_servers.size());
+  for (const auto& rs : vs.real_servers) {
+    ServerState* existing = st->FindServer(rs.address);
+    const bool is_new = existing == nullptr || existing->retired;
+    servers.push_back(is_new ? ServerStateOf(vs, rs) : std::move(*existing));
+    ServerState& state = servers.back();
+    const bool reweighted = step.Reweighted(rs.address);
+    UpdateFromFile(vs, rs, reweighted, &state);
+    const bool in_table = state.held == nullptr;
+    if (ApplyServerState(vs.name, *st->runtime->service, state) == TableChange::kAdded) {
+      LBD_LOG(kInfo, "service %s: real server %s added, weight %d", name,
+              ToString(rs.address).c_str(), rs.weight);
+    } else if (reweighted && in_table) {
+      LBD_LOG(kInfo, "service %s: real server %s weight %d", name, ToString(rs.address).c_str(),
+              rs.weight);
+    }
+  }
+  st->servers = std::move(servers);
+}
+
+void Daemon::SetPacketRunner(ServiceState* old, const VirtualServiceConfig& vs, int workers,
+                             std::shared_ptr<PacketRunner> created, bool late, ServiceState* st) {
+  const char* name = vs.name.c_str();
+  if (late) {
+    // Same VIP, other forwarding: the old data plane (and its route) goes first.
+    const int index = old->packet->index();
+    LBD_LOG(kWarning, "service %s: forwarding changed: data plane lbd%d recreated, its flows reset",
+            name, index);
+    old->packet.reset();
+    auto runner = NewPacketRunner(vs, st->runtime, workers, index);
+    if (!runner.ok()) {
+      LBD_LOG(kError, "service %s: %s: it forwards nothing until a reload succeeds", name,
+              runner.status().message().c_str());
+      return;
+    }
+    created = std::move(runner).value();
+  } else if (created != nullptr && old != nullptr && old->packet) {
+    LBD_LOG(kWarning, "service %s: listen changed: new data plane lbd%d, the flows of lbd%d reset",
+            name, created->index(), old->packet->index());
+  }
+  if (created != nullptr) {
+    LBD_LOG(kInfo, "service %s: %s forwarding through lbd%d", name, ToString(vs.forwarding),
+            created->index());
+    st->packet = std::move(created);
+  } else if (old != nullptr) {
+    st->packet = old->packet;
+  }
+  // The runtime's servers may have changed (reload): new ones get set up.
+  if (st->packet && old != nullptr) {
+    if (Status s = st->packet->SyncServers(); !s.ok()) {
+      LBD_LOG(kError, "service %s: %s", name, s.message().c_str());
+    }
+  }
+}
+
+}  // namespace lbd
