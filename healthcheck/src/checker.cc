@@ -139,6 +139,10 @@ class HealthCheckerImpl final : public HealthChecker {
       Retire();
       return Complete(id, ProbeResult{false, started.message(), std::nullopt});
     }
+    // ev_timer counts from the loop's cached time, which is older than the
+    // attempt's start by however long this loop iteration has run; refresh
+    // it so the timeout never fires before `timeout` has passed.
+    ev_now_update(loop_);
     ev_timer_set(&deadline_timer_, Seconds(state_.deadline() - now_()), 0.);
     ev_timer_start(loop_, &deadline_timer_);
   }
