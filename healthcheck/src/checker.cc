@@ -16,13 +16,11 @@ namespace {
 
 using std::chrono::nanoseconds;
 
-Status ValidateConfig(const HealthCheckConfig& cfg) {
+Status ValidateConfig(const CheckOptions& cfg) {
   switch (cfg.type) {
-    case HealthCheckType::kNone:
-      return Status::Error("health check type is none: nothing to run");
-    case HealthCheckType::kTcp:
-      break;
-    case HealthCheckType::kHttp: {
+    case CheckType::kTcp:
+      return Status::Ok();
+    case CheckType::kHttp: {
       if (cfg.path.empty() || cfg.path[0] != '/') {
         return Status::Error("http path must start with '/': \"" + cfg.path + "\"");
       }
@@ -31,7 +29,7 @@ Status ValidateConfig(const HealthCheckConfig& cfg) {
           return Status::Error("http path and host must not contain spaces or line breaks");
         }
       }
-      for (const StatusRange& r : cfg.expect_status) {
+      for (const HttpStatusRange& r : cfg.expect_status) {
         if (r.low < 100 || r.high > 999 || r.low > r.high) {
           return Status::Error("bad expect_status range " + std::to_string(r.low) + "-" +
                                std::to_string(r.high));
@@ -45,14 +43,16 @@ Status ValidateConfig(const HealthCheckConfig& cfg) {
           return Status::Error("expect_md5 must be 32 hex digits: \"" + cfg.expect_md5 + "\"");
         }
       }
-      break;
+      return Status::Ok();
     }
-    case HealthCheckType::kExec:
+    case CheckType::kExec:
       if (cfg.command.empty()) return Status::Error("exec check without a command");
-      break;
+      return Status::Ok();
   }
-  return Status::Ok();
+  return Status::Error("unknown health check type " + std::to_string(static_cast<int>(cfg.type)));
 }
+
+std::chrono::nanoseconds SteadyNow() { return std::chrono::steady_clock::now().time_since_epoch(); }
 
 double Seconds(nanoseconds d) {
   return std::max<double>(0.0, static_cast<double>(d.count()) / 1e9);
@@ -60,14 +60,14 @@ double Seconds(nanoseconds d) {
 
 class HealthCheckerImpl final : public HealthChecker {
  public:
-  HealthCheckerImpl(struct ev_loop* loop, const HealthCheckConfig& cfg, Endpoint target,
+  HealthCheckerImpl(struct ev_loop* loop, const CheckOptions& cfg, Endpoint target,
                     Callbacks callbacks, Options options, HealthState state)
       : loop_(loop),
         cfg_(cfg),
         target_(target),
         probe_address_{target.ip, cfg.port != 0 ? cfg.port : target.port},
         callbacks_(std::move(callbacks)),
-        clock_(options.clock != nullptr ? options.clock : &SteadyClock()),
+        now_(options.now ? std::move(options.now) : SteadyNow),
         state_(std::move(state)) {
     std::function<uint64_t()> random = std::move(options.random);
     if (!random) {
@@ -78,7 +78,7 @@ class HealthCheckerImpl final : public HealthChecker {
     next_timer_.data = this;
     ev_timer_init(&deadline_timer_, &HealthCheckerImpl::OnDeadline, 0., 0.);
     deadline_timer_.data = this;
-    state_.Start(clock_->Now(), random());
+    state_.Start(now_(), random());
     ArmNext();
   }
 
@@ -98,20 +98,18 @@ class HealthCheckerImpl final : public HealthChecker {
   void ArmNext() {
     ev_timer_stop(loop_, &next_timer_);
     ev_now_update(loop_);
-    ev_timer_set(&next_timer_, Seconds(state_.next_attempt() - clock_->Now()), 0.);
+    ev_timer_set(&next_timer_, Seconds(state_.next_attempt() - now_()), 0.);
     ev_timer_start(loop_, &next_timer_);
   }
 
   std::unique_ptr<Probe> NewProbe() {
     switch (cfg_.type) {
-      case HealthCheckType::kTcp:
+      case CheckType::kTcp:
         return NewTcpProbe(loop_, probe_address_);
-      case HealthCheckType::kHttp:
+      case CheckType::kHttp:
         return NewHttpProbe(loop_, probe_address_, cfg_);
-      case HealthCheckType::kExec:
+      case CheckType::kExec:
         return NewExecProbe(loop_, target_, cfg_);
-      case HealthCheckType::kNone:
-        break;
     }
     return nullptr;
   }
@@ -134,14 +132,18 @@ class HealthCheckerImpl final : public HealthChecker {
       probe_->Cancel();
       Retire();
     }
-    const uint64_t id = state_.BeginAttempt(clock_->Now());
+    const uint64_t id = state_.BeginAttempt(now_());
     probe_ = NewProbe();
     Status started = probe_->Start([this, id](ProbeResult r) { OnProbeDone(id, std::move(r)); });
     if (!started.ok()) {
       Retire();
       return Complete(id, ProbeResult{false, started.message(), std::nullopt});
     }
-    ev_timer_set(&deadline_timer_, Seconds(state_.deadline() - clock_->Now()), 0.);
+    // ev_timer counts from the loop's cached time, which is older than the
+    // attempt's start by however long this loop iteration has run; refresh
+    // it so the timeout never fires before `timeout` has passed.
+    ev_now_update(loop_);
+    ev_timer_set(&deadline_timer_, Seconds(state_.deadline() - now_()), 0.);
     ev_timer_start(loop_, &deadline_timer_);
   }
 
@@ -167,7 +169,7 @@ class HealthCheckerImpl final : public HealthChecker {
   }
 
   void Complete(uint64_t id, ProbeResult r) {
-    const nanoseconds now = clock_->Now();
+    const nanoseconds now = now_();
     const HealthState::Outcome outcome = state_.OnResult(id, r.success, now);
     if (!outcome.accepted) return;
     ++checks_;
@@ -190,11 +192,11 @@ class HealthCheckerImpl final : public HealthChecker {
   }
 
   struct ev_loop* loop_;
-  HealthCheckConfig cfg_;
+  CheckOptions cfg_;
   Endpoint target_;
   Endpoint probe_address_;
   Callbacks callbacks_;
-  const Clock* clock_;
+  std::function<nanoseconds()> now_;
   HealthState state_;
   ev_timer next_timer_;
   ev_timer deadline_timer_;
@@ -207,7 +209,7 @@ class HealthCheckerImpl final : public HealthChecker {
 }  // namespace
 
 Result<std::unique_ptr<HealthChecker>> HealthChecker::Create(struct ev_loop* loop,
-                                                             const HealthCheckConfig& cfg,
+                                                             const CheckOptions& cfg,
                                                              Endpoint target, Callbacks callbacks,
                                                              Options options) {
   if (loop == nullptr) return Status::Error("no event loop");

@@ -13,7 +13,7 @@ namespace {
 
 class ExecProbe final : public Probe {
  public:
-  ExecProbe(struct ev_loop* loop, Endpoint server, const HealthCheckConfig& cfg)
+  ExecProbe(struct ev_loop* loop, Endpoint server, const CheckOptions& cfg)
       : loop_(loop), server_(server), command_(cfg.command), dynamic_weight_(cfg.dynamic_weight) {}
 
   Status Start(Done done) override {
@@ -68,7 +68,7 @@ class ExecProbe final : public Probe {
 }  // namespace
 
 std::unique_ptr<Probe> NewExecProbe(struct ev_loop* loop, Endpoint server,
-                                    const HealthCheckConfig& cfg) {
+                                    const CheckOptions& cfg) {
   return std::make_unique<ExecProbe>(loop, server, cfg);
 }
 

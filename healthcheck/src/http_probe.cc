@@ -14,8 +14,8 @@
 namespace lbd {
 namespace {
 
-bool StatusExpected(const std::vector<StatusRange>& ranges, int status) {
-  for (const StatusRange& r : ranges) {
+bool StatusExpected(const std::vector<HttpStatusRange>& ranges, int status) {
+  for (const HttpStatusRange& r : ranges) {
     if (status >= r.low && status <= r.high) return true;
   }
   return false;
@@ -32,9 +32,9 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 class HttpProbe final : public SocketProbe {
  public:
-  HttpProbe(struct ev_loop* loop, Endpoint address, const HealthCheckConfig& cfg)
+  HttpProbe(struct ev_loop* loop, Endpoint address, const CheckOptions& cfg)
       : SocketProbe(loop, address),
-        expect_status_(cfg.expect_status.empty() ? std::vector<StatusRange>{{200, 299}}
+        expect_status_(cfg.expect_status.empty() ? std::vector<HttpStatusRange>{{200, 299}}
                                                  : cfg.expect_status),
         expect_md5_(cfg.expect_md5),
         parser_(/*want_body=*/!cfg.expect_md5.empty()) {
@@ -107,7 +107,7 @@ class HttpProbe final : public SocketProbe {
     Finish(true, status);
   }
 
-  std::vector<StatusRange> expect_status_;
+  std::vector<HttpStatusRange> expect_status_;
   std::string expect_md5_;
   HttpResponseParser parser_;
   std::string request_;
@@ -117,7 +117,7 @@ class HttpProbe final : public SocketProbe {
 }  // namespace
 
 std::unique_ptr<Probe> NewHttpProbe(struct ev_loop* loop, Endpoint address,
-                                    const HealthCheckConfig& cfg) {
+                                    const CheckOptions& cfg) {
   return std::make_unique<HttpProbe>(loop, address, cfg);
 }
 

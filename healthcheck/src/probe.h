@@ -17,7 +17,7 @@
 #include <optional>
 #include <string>
 
-#include "lbd/conf/config.h"
+#include "lbd/healthcheck/checker.h"
 #include "lbsched/endpoint.h"
 #include "lbsched/status.h"
 
@@ -49,10 +49,9 @@ class Probe {
 // `address`: where to connect (the server, or its check port).
 std::unique_ptr<Probe> NewTcpProbe(struct ev_loop* loop, Endpoint address);
 std::unique_ptr<Probe> NewHttpProbe(struct ev_loop* loop, Endpoint address,
-                                    const HealthCheckConfig& cfg);
+                                    const CheckOptions& cfg);
 // `server`: the real server (for LBD_RS_IP / LBD_RS_PORT).
-std::unique_ptr<Probe> NewExecProbe(struct ev_loop* loop, Endpoint server,
-                                    const HealthCheckConfig& cfg);
+std::unique_ptr<Probe> NewExecProbe(struct ev_loop* loop, Endpoint server, const CheckOptions& cfg);
 
 }  // namespace lbd
 

@@ -203,9 +203,9 @@ struct Recorder {
   }
 };
 
-HealthCheckConfig Cfg(HealthCheckType type, milliseconds interval = 50ms,
-                      milliseconds timeout = 500ms, int rise = 1, int fall = 1) {
-  HealthCheckConfig c;
+CheckOptions Cfg(CheckType type, milliseconds interval = 50ms, milliseconds timeout = 500ms,
+                 int rise = 1, int fall = 1) {
+  CheckOptions c;
   c.type = type;
   c.interval = interval;
   c.timeout = timeout;
@@ -220,8 +220,8 @@ HealthChecker::Options NoJitter() {
   return o;
 }
 
-std::unique_ptr<HealthChecker> MakeChecker(TestLoop& loop, const HealthCheckConfig& cfg,
-                                           Endpoint target, Recorder& rec) {
+std::unique_ptr<HealthChecker> MakeChecker(TestLoop& loop, const CheckOptions& cfg, Endpoint target,
+                                           Recorder& rec) {
   auto checker = HealthChecker::Create(loop.get(), cfg, target, rec.Callbacks(), NoJitter());
   EXPECT_TRUE(checker.ok()) << checker.status().message();
   if (!checker.ok()) return nullptr;
@@ -284,7 +284,7 @@ TEST(TcpCheck, PassesWhileListening) {
   TestLoop loop;
   TestServer server(Http("200 OK", ""));
   Recorder rec;
-  auto checker = MakeChecker(loop, Cfg(HealthCheckType::kTcp), server.endpoint(), rec);
+  auto checker = MakeChecker(loop, Cfg(CheckType::kTcp), server.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
   ASSERT_TRUE(loop.RunUntil([&] { return rec.results.size() >= 3; }));
   for (const CheckResult& r : rec.results) EXPECT_TRUE(r.success) << r.message;
@@ -297,8 +297,7 @@ TEST(TcpCheck, RefusedGoesDownAfterFall) {
   TestLoop loop;
   RefusingPort port;
   Recorder rec;
-  auto checker =
-      MakeChecker(loop, Cfg(HealthCheckType::kTcp, 50ms, 500ms, 2, 3), port.endpoint(), rec);
+  auto checker = MakeChecker(loop, Cfg(CheckType::kTcp, 50ms, 500ms, 2, 3), port.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
   ASSERT_TRUE(loop.RunUntil([&] { return !rec.changes.empty(); }));
   EXPECT_FALSE(checker->up());
@@ -315,7 +314,7 @@ TEST(TcpCheck, CheckPortReplacesServerPort) {
   TestServer server(Http("200 OK", ""));
   RefusingPort closed;
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kTcp);
+  CheckOptions cfg = Cfg(CheckType::kTcp);
   cfg.port = server.port();
   auto checker = MakeChecker(loop, cfg, closed.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
@@ -330,7 +329,7 @@ TEST(TcpCheck, RiseAndFallInRealTime) {
   TestLoop loop;
   RefusingPort port;
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kTcp, 50ms, 500ms, /*rise=*/2, /*fall=*/2);
+  CheckOptions cfg = Cfg(CheckType::kTcp, 50ms, 500ms, /*rise=*/2, /*fall=*/2);
   cfg.alpha = true;
   auto checker = MakeChecker(loop, cfg, port.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
@@ -367,7 +366,7 @@ TEST(HttpCheck, Status200Passes) {
   TestLoop loop;
   TestServer server(Http("200 OK", "fine"));
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kHttp);
+  CheckOptions cfg = Cfg(CheckType::kHttp);
   cfg.path = "/health?x=1";
   auto checker = MakeChecker(loop, cfg, server.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
@@ -387,7 +386,7 @@ TEST(HttpCheck, HostHeaderFromConfig) {
   TestLoop loop;
   TestServer server(Http("200 OK", ""));
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kHttp);
+  CheckOptions cfg = Cfg(CheckType::kHttp);
   cfg.host = "shop.example";
   auto checker = MakeChecker(loop, cfg, server.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
@@ -399,7 +398,7 @@ TEST(HttpCheck, Status500Fails) {
   TestLoop loop;
   TestServer server(Http("500 Internal Server Error", "oops"));
   Recorder rec;
-  auto checker = MakeChecker(loop, Cfg(HealthCheckType::kHttp), server.endpoint(), rec);
+  auto checker = MakeChecker(loop, Cfg(CheckType::kHttp), server.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
   ASSERT_TRUE(loop.RunUntil([&] { return !rec.changes.empty(); }));
   EXPECT_FALSE(rec.results[0].success);
@@ -411,7 +410,7 @@ TEST(HttpCheck, ExpectStatusRanges) {
   TestLoop loop;
   TestServer server(Http("302 Found", "", "Location: /x\r\n"));
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kHttp);
+  CheckOptions cfg = Cfg(CheckType::kHttp);
   cfg.expect_status = {{200, 200}, {300, 399}};
   auto checker = MakeChecker(loop, cfg, server.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
@@ -426,7 +425,7 @@ TEST(HttpCheck, RightDigestPasses) {
   TestLoop loop;
   TestServer server(Http("200 OK", "abc"));
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kHttp);
+  CheckOptions cfg = Cfg(CheckType::kHttp);
   cfg.expect_md5 = kMd5Abc;
   auto checker = MakeChecker(loop, cfg, server.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
@@ -438,7 +437,7 @@ TEST(HttpCheck, WrongDigestFails) {
   TestLoop loop;
   TestServer server(Http("200 OK", "abd"));
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kHttp);
+  CheckOptions cfg = Cfg(CheckType::kHttp);
   cfg.expect_md5 = kMd5Abc;
   auto checker = MakeChecker(loop, cfg, server.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
@@ -452,7 +451,7 @@ TEST(HttpCheck, ChunkedBodyDigest) {
   TestServer server(
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n2\r\nbc\r\n0\r\n\r\n");
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kHttp);
+  CheckOptions cfg = Cfg(CheckType::kHttp);
   cfg.expect_md5 = kMd5Abc;
   auto checker = MakeChecker(loop, cfg, server.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
@@ -464,7 +463,7 @@ TEST(HttpCheck, Http10ReadUntilCloseDigest) {
   TestLoop loop;
   TestServer server("HTTP/1.0 200 OK\r\nServer: old\r\n\r\nabc");
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kHttp);
+  CheckOptions cfg = Cfg(CheckType::kHttp);
   cfg.expect_md5 = kMd5Abc;
   auto checker = MakeChecker(loop, cfg, server.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
@@ -477,7 +476,7 @@ TEST(HttpCheck, BodyOverTheCapFails) {
   TestLoop loop;
   TestServer over(Http("200 OK", std::string(1024 * 1024 + 1, 'z')));
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kHttp, 200ms, 2000ms);
+  CheckOptions cfg = Cfg(CheckType::kHttp, 200ms, 2000ms);
   cfg.expect_md5 = kMd5Abc;
   auto checker = MakeChecker(loop, cfg, over.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
@@ -490,8 +489,7 @@ TEST(HttpCheck, SilentServerFailsAtTimeout) {
   TestLoop loop;
   TestServer server("", /*hang=*/true);
   Recorder rec;
-  auto checker =
-      MakeChecker(loop, Cfg(HealthCheckType::kHttp, 300ms, 100ms), server.endpoint(), rec);
+  auto checker = MakeChecker(loop, Cfg(CheckType::kHttp, 300ms, 100ms), server.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
   ASSERT_TRUE(loop.RunUntil([&] { return !rec.results.empty(); }));
   EXPECT_FALSE(rec.results[0].success);
@@ -505,7 +503,7 @@ TEST(HttpCheck, GarbageFails) {
   TestLoop loop;
   TestServer server("SSH-2.0-OpenSSH_9.2\r\n");
   Recorder rec;
-  auto checker = MakeChecker(loop, Cfg(HealthCheckType::kHttp), server.endpoint(), rec);
+  auto checker = MakeChecker(loop, Cfg(CheckType::kHttp), server.endpoint(), rec);
   ASSERT_NE(checker, nullptr);
   ASSERT_TRUE(loop.RunUntil([&] { return !rec.results.empty(); }));
   EXPECT_FALSE(rec.results[0].success);
@@ -517,7 +515,7 @@ CheckResult RunExecOnce(const std::string& command, bool dynamic_weight = false,
                         Endpoint target = Endpoint{kLoopback, 8080}) {
   TestLoop loop;
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kExec, 1000ms, 2000ms);
+  CheckOptions cfg = Cfg(CheckType::kExec, 1000ms, 2000ms);
   cfg.command = command;
   cfg.dynamic_weight = dynamic_weight;
   auto checker = MakeChecker(loop, cfg, target, rec);
@@ -595,7 +593,7 @@ TEST(ExecCheck, DefaultLoopChildReaperDoesNotStealTheStatus) {
       &any, [](struct ev_loop*, ev_child*, int) { ++reaped_by_libev; }, 0, 0);
   ev_child_start(loop.get(), &any);
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kExec, 10s, 5s);
+  CheckOptions cfg = Cfg(CheckType::kExec, 10s, 5s);
   // Waits until the test has seen the pid of the process we watch (the
   // shell's parent), so that the exit happens while the loop is not running.
   cfg.command =
@@ -640,7 +638,7 @@ TEST(ExecCheck, HangingCommandIsKilledAtTimeoutAndReaped) {
   const std::string pids = dir.File("pids");
   TestLoop loop;
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kExec, 10s, 200ms);
+  CheckOptions cfg = Cfg(CheckType::kExec, 10s, 200ms);
   // The shell and its own child (sleep) are both in the killed process group.
   cfg.command = "sleep 30 & echo $$ $! > " + pids + "; wait";
   auto checker = MakeChecker(loop, cfg, Endpoint{kLoopback, 80}, rec);
@@ -675,7 +673,7 @@ TEST(ExecCheck, DestroyingTheCheckerKillsAndReapsItsChild) {
   const std::string pid_file = dir.File("pid");
   TestLoop loop;
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kExec, 10s, 10s);
+  CheckOptions cfg = Cfg(CheckType::kExec, 10s, 10s);
   cfg.command = "echo $$ > " + pid_file + "; exec sleep 30";
   auto checker = MakeChecker(loop, cfg, Endpoint{kLoopback, 80}, rec);
   ASSERT_NE(checker, nullptr);
@@ -703,7 +701,7 @@ TEST(ExecCheck, RiseAndFallFollowAFlagFile) {
   const std::string flag = dir.File("up");
   TestLoop loop;
   Recorder rec;
-  HealthCheckConfig cfg = Cfg(HealthCheckType::kExec, 60ms, 1000ms, /*rise=*/3, /*fall=*/2);
+  CheckOptions cfg = Cfg(CheckType::kExec, 60ms, 1000ms, /*rise=*/3, /*fall=*/2);
   cfg.command = "test -f " + flag;
   auto checker = MakeChecker(loop, cfg, Endpoint{kLoopback, 80}, rec);
   ASSERT_NE(checker, nullptr);
@@ -725,15 +723,15 @@ TEST(HealthChecker, CreateRejectsUnusableConfigs) {
   TestLoop loop;
   Recorder rec;
   const Endpoint target{kLoopback, 80};
-  auto fails = [&](const HealthCheckConfig& cfg) {
+  auto fails = [&](const CheckOptions& cfg) {
     return !HealthChecker::Create(loop.get(), cfg, target, rec.Callbacks()).ok();
   };
-  EXPECT_TRUE(fails(Cfg(HealthCheckType::kNone)));
-  EXPECT_TRUE(fails(Cfg(HealthCheckType::kTcp, 50ms, 50ms, 0, 1)));
-  EXPECT_TRUE(fails(Cfg(HealthCheckType::kTcp, 50ms, 50ms, 1, 0)));
-  EXPECT_TRUE(fails(Cfg(HealthCheckType::kTcp, 0ms, 50ms)));
-  EXPECT_TRUE(fails(Cfg(HealthCheckType::kExec)));  // no command
-  HealthCheckConfig http = Cfg(HealthCheckType::kHttp);
+  EXPECT_TRUE(fails(Cfg(static_cast<CheckType>(7))));  // no such type
+  EXPECT_TRUE(fails(Cfg(CheckType::kTcp, 50ms, 50ms, 0, 1)));
+  EXPECT_TRUE(fails(Cfg(CheckType::kTcp, 50ms, 50ms, 1, 0)));
+  EXPECT_TRUE(fails(Cfg(CheckType::kTcp, 0ms, 50ms)));
+  EXPECT_TRUE(fails(Cfg(CheckType::kExec)));  // no command
+  CheckOptions http = Cfg(CheckType::kHttp);
   http.path = "health";
   EXPECT_TRUE(fails(http));
   http.path = "/a b";
@@ -747,7 +745,7 @@ TEST(HealthChecker, CreateRejectsUnusableConfigs) {
   EXPECT_FALSE(fails(http));
   http.expect_status = {{300, 200}};
   EXPECT_TRUE(fails(http));
-  EXPECT_FALSE(HealthChecker::Create(nullptr, Cfg(HealthCheckType::kTcp), target, {}).ok());
+  EXPECT_FALSE(HealthChecker::Create(nullptr, Cfg(CheckType::kTcp), target, {}).ok());
 }
 
 TEST(HealthChecker, FirstCheckWaitsForTheRandomDelay) {
@@ -757,8 +755,8 @@ TEST(HealthChecker, FirstCheckWaitsForTheRandomDelay) {
   HealthChecker::Options o;
   o.random = [] { return uint64_t{150'000'000}; };  // 150 ms of a 400 ms interval
   const auto t0 = std::chrono::steady_clock::now();
-  auto checker = HealthChecker::Create(loop.get(), Cfg(HealthCheckType::kTcp, 400ms),
-                                       server.endpoint(), rec.Callbacks(), o);
+  auto checker = HealthChecker::Create(loop.get(), Cfg(CheckType::kTcp, 400ms), server.endpoint(),
+                                       rec.Callbacks(), o);
   ASSERT_TRUE(checker.ok());
   ASSERT_TRUE(loop.RunUntil([&] { return !rec.results.empty(); }));
   const auto waited = std::chrono::steady_clock::now() - t0;
@@ -777,8 +775,8 @@ TEST(HealthChecker, CallbackMayDestroyTheChecker) {
     ++changes;
     checker.reset();
   };
-  auto made = HealthChecker::Create(loop.get(), Cfg(HealthCheckType::kTcp), port.endpoint(), cb,
-                                    NoJitter());
+  auto made =
+      HealthChecker::Create(loop.get(), Cfg(CheckType::kTcp), port.endpoint(), cb, NoJitter());
   ASSERT_TRUE(made.ok());
   checker = std::move(made).value();
   ASSERT_TRUE(loop.RunUntil([&] { return checker == nullptr; }));
@@ -795,9 +793,9 @@ TEST(HealthChecker, ManyCheckersShareOneLoop) {
   std::vector<Recorder> recs(12);
   std::vector<std::unique_ptr<HealthChecker>> checkers;
   for (size_t i = 0; i < recs.size(); ++i) {
-    HealthCheckConfig cfg = Cfg(i % 3 == 0   ? HealthCheckType::kTcp
-                                : i % 3 == 1 ? HealthCheckType::kHttp
-                                             : HealthCheckType::kExec);
+    CheckOptions cfg = Cfg(i % 3 == 0   ? CheckType::kTcp
+                           : i % 3 == 1 ? CheckType::kHttp
+                                        : CheckType::kExec);
     cfg.command = "exit 0";
     auto c =
         HealthChecker::Create(loop.get(), cfg, i % 4 == 3 ? closed.endpoint() : server.endpoint(),

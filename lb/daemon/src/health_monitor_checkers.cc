@@ -16,20 +16,28 @@
 namespace lbd {
 namespace {
 
-// What the checker itself runs on. inhibit_on_failure is left out: it only
-// tells the daemon what a down means, so changing it keeps the check.
-bool SameCheck(const HealthCheckConfig& a, const HealthCheckConfig& b) {
-  if (a.expect_status.size() != b.expect_status.size()) return false;
-  for (size_t i = 0; i < a.expect_status.size(); ++i) {
-    if (a.expect_status[i].low != b.expect_status[i].low ||
-        a.expect_status[i].high != b.expect_status[i].high) {
-      return false;
-    }
-  }
-  return a.type == b.type && a.interval == b.interval && a.timeout == b.timeout &&
-         a.rise == b.rise && a.fall == b.fall && a.alpha == b.alpha && a.port == b.port &&
-         a.path == b.path && a.host == b.host && a.expect_md5 == b.expect_md5 &&
-         a.command == b.command && a.dynamic_weight == b.dynamic_weight;
+// lbd_healthcheck's options from a (validated) `healthcheck:` config.
+// inhibit_on_failure is left out: it only tells the daemon what a down
+// means, so changing it keeps the check running. REQUIRES: type != kNone.
+CheckOptions CheckOptionsOf(const HealthCheckConfig& c) {
+  CheckOptions o;
+  o.type = c.type == HealthCheckType::kHttp   ? CheckType::kHttp
+           : c.type == HealthCheckType::kExec ? CheckType::kExec
+                                              : CheckType::kTcp;
+  o.interval = c.interval;
+  o.timeout = c.timeout;
+  o.rise = c.rise;
+  o.fall = c.fall;
+  o.alpha = c.alpha;
+  o.port = c.port;
+  o.path = c.path;
+  o.host = c.host;
+  o.expect_status.clear();
+  for (const StatusRange& r : c.expect_status) o.expect_status.push_back({r.low, r.high});
+  o.expect_md5 = c.expect_md5;
+  o.command = c.command;
+  o.dynamic_weight = c.dynamic_weight;
+  return o;
 }
 
 // Thread-safety: the control thread only (HealthChecker's contract).
@@ -48,10 +56,10 @@ class CheckerHealthMonitor : public HealthMonitor {
       for (const auto& rs : vs.real_servers) {
         const HealthCheckConfig& cfg = rs.healthcheck ? *rs.healthcheck : vs.healthcheck;
         if (cfg.type == HealthCheckType::kNone) continue;
+        const CheckOptions check = CheckOptionsOf(cfg);
         Key key{vs.name, rs.address};
         auto old = checks_.find(key);
-        if (old != checks_.end() && SameCheck(old->second.config, cfg)) {
-          old->second.config = cfg;
+        if (old != checks_.end() && old->second.check == check) {
           next.emplace(key, std::move(old->second));
           checks_.erase(old);
           continue;
@@ -59,7 +67,7 @@ class CheckerHealthMonitor : public HealthMonitor {
         // A replaced check starts in the state of the one it replaces (a
         // down server stays down until `rise` checks pass); a new one per
         // its `alpha`.
-        HealthCheckConfig run = cfg;
+        CheckOptions run = check;
         if (old != checks_.end()) run.alpha = !old->second.checker->up();
         HealthChecker::Callbacks callbacks;
         std::string service = vs.name;
@@ -98,7 +106,7 @@ class CheckerHealthMonitor : public HealthMonitor {
         // Not "gone" below: the new check's state is the one that counts.
         if (old != checks_.end()) checks_.erase(old);
         report_(vs.name, rs.address, (*checker)->up());
-        next.emplace(key, Entry{cfg, std::move(stats), std::move(checker).value()});
+        next.emplace(key, Entry{check, std::move(stats), std::move(checker).value()});
       }
     }
     // Checks that are gone: their servers are no longer held down by them.
@@ -151,7 +159,7 @@ class CheckerHealthMonitor : public HealthMonitor {
  private:
   using Key = std::pair<std::string, Endpoint>;
   struct Entry {
-    HealthCheckConfig config;
+    CheckOptions check;                        // what the checker runs
     std::unique_ptr<HealthCheckReport> stats;  // the checker's callbacks write here
     std::unique_ptr<HealthChecker> checker;
   };

@@ -21,6 +21,29 @@
 
 namespace {
 
+// lbd_healthcheck's options from a validated `healthcheck:` config (type
+// not kNone); as lbd does in lb/daemon/src/health_monitor_checkers.cc.
+lbd::CheckOptions CheckOptionsOf(const lbd::HealthCheckConfig& c) {
+  lbd::CheckOptions o;
+  o.type = c.type == lbd::HealthCheckType::kHttp   ? lbd::CheckType::kHttp
+           : c.type == lbd::HealthCheckType::kExec ? lbd::CheckType::kExec
+                                                   : lbd::CheckType::kTcp;
+  o.interval = c.interval;
+  o.timeout = c.timeout;
+  o.rise = c.rise;
+  o.fall = c.fall;
+  o.alpha = c.alpha;
+  o.port = c.port;
+  o.path = c.path;
+  o.host = c.host;
+  o.expect_status.clear();
+  for (const lbd::StatusRange& r : c.expect_status) o.expect_status.push_back({r.low, r.high});
+  o.expect_md5 = c.expect_md5;
+  o.command = c.command;
+  o.dynamic_weight = c.dynamic_weight;
+  return o;
+}
+
 struct App {
   std::vector<std::shared_ptr<lbd::Service>> services;
   std::vector<std::unique_ptr<lbd::PacketService>> packet;
@@ -131,7 +154,7 @@ int main(int argc, char** argv) {
       if (hc.type == lbd::HealthCheckType::kNone) continue;
       const lbd::Endpoint ep = rs.address;
       auto checker = lbd::HealthChecker::Create(
-          loop, hc, ep,
+          loop, CheckOptionsOf(hc), ep,
           {.on_result = {}, .on_state_change = [svc, ep](bool up, const lbd::CheckResult& last) {
              std::fprintf(stderr, "lbd-packet: %s %s (%s)\n", lbd::ToString(ep).c_str(),
                           up ? "up" : "down", last.message.c_str());

@@ -18,12 +18,12 @@ bool LogThisDrop(uint64_t count) { return count <= 3 || count % 1000 == 0; }
 
 }  // namespace
 
-Instance::Instance(struct ev_loop* loop, const VrrpInstanceConfig& config, const Options& options,
+Instance::Instance(struct ev_loop* loop, const InstanceOptions& config, const Options& options,
                    CommandRunner* runner)
     : loop_(loop), config_(config), options_(options), runner_(runner), router_(RouterConfig{}) {}
 
 Result<std::unique_ptr<Instance>> Instance::Create(struct ev_loop* loop,
-                                                   const VrrpInstanceConfig& config,
+                                                   const InstanceOptions& config,
                                                    const Options& options, CommandRunner* runner) {
   std::unique_ptr<Instance> self(new Instance(loop, config, options, runner));
   const std::string where = "vrrp " + config.name + ": ";
@@ -34,26 +34,21 @@ Result<std::unique_ptr<Instance>> Instance::Create(struct ev_loop* loop,
       config.priority > 255) {
     return Status::Error(where + "virtual_router_id and priority must be 1..255");
   }
-  for (const std::string& text : config.virtual_ips) {
-    auto prefix = ParsePrefix(text);
-    if (!prefix) return Status::Error(where + "bad virtual IP '" + text + "'");
-    self->vips_.push_back(*prefix);
-  }
-  for (const std::string& text : config.unicast_peers) {
-    auto ip = ParseIpv4(text);
-    if (!ip) return Status::Error(where + "bad unicast peer '" + text + "'");
-    self->peers_.push_back(*ip);
+  for (const Ipv4Prefix& vip : config.virtual_ips) {
+    if (vip.length < 1 || vip.length > 32) {
+      return Status::Error(where + "bad prefix length for virtual IP " + Ipv4ToString(vip.ip));
+    }
   }
   auto interface = LookupInterface(config.interface);
   if (!interface.ok()) return Status::Error(where + interface.status().message());
   self->interface_ = *interface;
   std::vector<uint32_t> vip_addresses;
-  for (const auto& [ip, length] : self->vips_) vip_addresses.push_back(ip);
+  for (const Ipv4Prefix& vip : config.virtual_ips) vip_addresses.push_back(vip.ip);
   auto primary = PrimaryAddress(config.interface, vip_addresses);
   if (!primary.ok()) return Status::Error(where + primary.status().message());
   self->primary_ip_ = *primary;
 
-  const bool unicast = !self->peers_.empty();
+  const bool unicast = !config.unicast_peers.empty();
   auto vrrp_fd = OpenVrrpSocket(config.interface, interface->index, *primary, unicast);
   if (!vrrp_fd.ok()) return Status::Error(where + vrrp_fd.status().message());
   self->vrrp_fd_ = std::move(*vrrp_fd);
@@ -110,7 +105,7 @@ void Instance::Start() {
   Log("starting: vrid " + std::to_string(config_.virtual_router_id) + ", version " +
       std::to_string(config_.version) + ", priority " + std::to_string(config_.priority) +
       ", interface " + config_.interface + " (" + Ipv4ToString(primary_ip_) + ")" +
-      (peers_.empty() ? ", multicast" : ", unicast"));
+      (config_.unicast_peers.empty() ? ", multicast" : ", unicast"));
   const TimePoint now = Clock::now();
   if (!interface_.up) Apply(router_.SetFault(now, true));
   UpdateTracking();
@@ -278,8 +273,8 @@ void Instance::SendAdvert(uint8_t priority) {
     advert.auth_type = kAuthSimple;
     advert.auth_data = AuthData(config_.auth_pass);
   }
-  for (const auto& [ip, length] : vips_) advert.addresses.push_back(ip);
-  std::vector<uint32_t> destinations = peers_;
+  for (const Ipv4Prefix& vip : config_.virtual_ips) advert.addresses.push_back(vip.ip);
+  std::vector<uint32_t> destinations = config_.unicast_peers;
   if (destinations.empty()) destinations.push_back(kVrrpGroup);
   for (uint32_t to : destinations) {
     // RFC 5798 §5.2.8: the v3 checksum covers the real destination.
@@ -296,8 +291,8 @@ void Instance::SendAdvert(uint8_t priority) {
 
 void Instance::SendGarps() {
   for (int i = 0; i < options_.garp_repeat; ++i) {
-    for (const auto& [ip, length] : vips_) {
-      Status s = SendGratuitousArp(arp_fd_.get(), interface_.index, interface_.mac, ip);
+    for (const Ipv4Prefix& vip : config_.virtual_ips) {
+      Status s = SendGratuitousArp(arp_fd_.get(), interface_.index, interface_.mac, vip.ip);
       if (!s.ok()) {
         if (LogThisDrop(++counters_.send_errors)) Log(s.message());
       } else {
@@ -309,7 +304,7 @@ void Instance::SendGarps() {
 
 void Instance::SetVips(bool present) {
   auto nl = Netlink::Open();
-  for (const auto& [ip, length] : vips_) {
+  for (const auto& [ip, length] : config_.virtual_ips) {
     const auto start = Clock::now();
     Status s = !nl.ok()  ? nl.status()
                : present ? nl->AddVirtualAddress(interface_.index, ip, length)
@@ -361,7 +356,9 @@ InstanceStatus Instance::Snapshot() const {
     s.master_ip = Ipv4ToString(router_.master_ip());
   }
   s.primary_ip = Ipv4ToString(primary_ip_);
-  s.virtual_ips = config_.virtual_ips;
+  for (const Ipv4Prefix& vip : config_.virtual_ips) {
+    s.virtual_ips.push_back(Ipv4ToString(vip.ip) + "/" + std::to_string(vip.length));
+  }
   s.interface_up = interface_.up;
   s.counters = counters_;
   return s;

@@ -1,9 +1,9 @@
 // Internal header of lbd_vrrp.
 //
 // Instance: one vrrp_instance on a libev loop. Glue between the sockets
-// (net.h, lbd/sys/netlink.h) and the pure Router (router.h): reads adverts, feeds accepted ones
-// to the router, runs its timer, and carries out its Actions (adverts, VIPs,
-// gratuitous ARPs, notify scripts).
+// (vrrp_socket.h, lbd/sys/netlink.h) and the pure Router (router.h): reads adverts, feeds accepted
+// ones to the router, runs its timer, and carries out its Actions (adverts, VIPs, gratuitous ARPs,
+// notify scripts).
 //
 // Thread-safety: belongs to the loop's thread.
 #ifndef LBD_VRRP_INSTANCE_H_
@@ -17,7 +17,6 @@
 #include <utility>
 #include <vector>
 
-#include "lbd/conf/config.h"
 #include "lbd/sys/command_runner.h"
 #include "lbd/sys/netlink.h"
 #include "lbd/vrrp/vrrp.h"
@@ -29,7 +28,7 @@ class Instance {
  public:
   // REQUIRES: loop, runner and options outlive the instance.
   static Result<std::unique_ptr<Instance>> Create(struct ev_loop* loop,
-                                                  const VrrpInstanceConfig& config,
+                                                  const InstanceOptions& config,
                                                   const Options& options, CommandRunner* runner);
   ~Instance();
   Instance(const Instance&) = delete;
@@ -41,7 +40,7 @@ class Instance {
   InstanceStatus Snapshot() const;
 
  private:
-  Instance(struct ev_loop* loop, const VrrpInstanceConfig& config, const Options& options,
+  Instance(struct ev_loop* loop, const InstanceOptions& config, const Options& options,
            CommandRunner* runner);
 
   static void OnReadable(struct ev_loop* loop, ev_io* w, int revents);
@@ -60,15 +59,13 @@ class Instance {
   void Log(const std::string& message) const;
 
   struct ev_loop* loop_;
-  VrrpInstanceConfig config_;
+  InstanceOptions config_;
   const Options& options_;
   CommandRunner* runner_;
   Router router_;
   RxPolicy policy_;
   InterfaceInfo interface_;
   uint32_t primary_ip_ = 0;
-  std::vector<std::pair<uint32_t, int>> vips_;
-  std::vector<uint32_t> peers_;
   Fd vrrp_fd_;
   Fd arp_fd_;
   LinkMonitor link_monitor_;

@@ -27,7 +27,7 @@ class VrrpImpl : public Vrrp {
     if (!options_.log) options_.log = LogToStderr;
   }
 
-  Status Add(struct ev_loop* loop, const VrrpInstanceConfig& config) {
+  Status Add(struct ev_loop* loop, const InstanceOptions& config) {
     auto instance = internal::Instance::Create(loop, config, options_, runner_.get());
     if (!instance.ok()) return instance.status();
     instances_.push_back(std::move(*instance));
@@ -58,11 +58,11 @@ class VrrpImpl : public Vrrp {
 }  // namespace
 
 Result<std::unique_ptr<Vrrp>> Vrrp::Create(struct ev_loop* loop,
-                                           const std::vector<VrrpInstanceConfig>& configs,
+                                           const std::vector<InstanceOptions>& instances,
                                            const Options& options) {
   auto impl = std::make_unique<VrrpImpl>(options, CommandRunner::Create(loop));
-  for (const VrrpInstanceConfig& config : configs) {
-    Status s = impl->Add(loop, config);
+  for (const InstanceOptions& instance : instances) {
+    Status s = impl->Add(loop, instance);
     if (!s.ok()) return s;
   }
   return std::unique_ptr<Vrrp>(std::move(impl));

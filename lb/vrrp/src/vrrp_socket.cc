@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "lbd/vrrp/advert.h"
 
@@ -27,29 +28,6 @@ Status SetInt(int fd, int level, int name, int value, const char* what) {
 }
 
 }  // namespace
-
-std::optional<uint32_t> ParseIpv4(const std::string& text) {
-  in_addr addr{};
-  if (inet_pton(AF_INET, text.c_str(), &addr) != 1) return std::nullopt;
-  return ntohl(addr.s_addr);
-}
-
-std::optional<std::pair<uint32_t, int>> ParsePrefix(const std::string& text) {
-  const size_t slash = text.find('/');
-  auto ip = ParseIpv4(text.substr(0, slash));
-  if (!ip) return std::nullopt;
-  int length = 32;
-  if (slash != std::string::npos) {
-    const std::string digits = text.substr(slash + 1);
-    if (digits.empty() || digits.size() > 2 ||
-        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return std::nullopt;
-    }
-    length = std::stoi(digits);
-    if (length < 1 || length > 32) return std::nullopt;
-  }
-  return std::make_pair(*ip, length);
-}
 
 Result<InterfaceInfo> LookupInterface(const std::string& name) {
   InterfaceInfo info;

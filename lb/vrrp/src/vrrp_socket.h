@@ -10,7 +10,6 @@
 
 #include <array>
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,10 +21,6 @@
 namespace lbd::vrrp::internal {
 
 using Mac = std::array<uint8_t, 6>;
-
-std::optional<uint32_t> ParseIpv4(const std::string& text);
-// "a.b.c.d/len" -> address and prefix length.
-std::optional<std::pair<uint32_t, int>> ParsePrefix(const std::string& text);
 
 struct InterfaceInfo {
   int index = 0;

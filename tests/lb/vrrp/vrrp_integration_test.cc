@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "lbd/vrrp/vrrp.h"
+#include "lbsched/endpoint.h"
 #include "netns.h"
 
 namespace {
@@ -560,13 +561,15 @@ TEST_F(VrrpIntegration, EmbeddedTrackServicesLowerPriorityOrFault) {
   std::thread([&] {
     ASSERT_TRUE(netns::EnterNamespace(a));
     struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO);
-    lbd::VrrpInstanceConfig c;
+    auto vip = lbd::ParseIpv4(kVip);
+    ASSERT_TRUE(vip.ok());
+    lbd::vrrp::InstanceOptions c;
     c.name = "VI_9";
     c.interface = "eth0";
     c.virtual_router_id = 9;
     c.priority = 255;
     c.version = 3;
-    c.virtual_ips = {std::string(kVip) + "/24"};
+    c.virtual_ips = {{.ip = vip->ip, .length = 24}};
     c.track_services = {{"shop", -60}, {"db", 0}};
     lbd::vrrp::Options options;
     options.garp_repeat = 1;
@@ -584,6 +587,7 @@ TEST_F(VrrpIntegration, EmbeddedTrackServicesLowerPriorityOrFault) {
       }
     };
 
+    EXPECT_EQ(status().virtual_ips, std::vector<std::string>{std::string(kVip) + "/24"});
     vrrp.Start();
     EXPECT_EQ(status().state, State::kMaster);  // owner: at once
     EXPECT_TRUE(Topology::HasVip(a));

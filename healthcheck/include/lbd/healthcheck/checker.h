@@ -1,11 +1,12 @@
 // Public header of lbd_healthcheck.
 //
 // HealthChecker: the health check of one real server, run on a libev loop.
-// Made by Create() from the service's (or the server's) HealthCheckConfig;
+// Made by Create() from a CheckOptions (the daemon fills it from the service's,
+// or the server's, `healthcheck:` config);
 // it schedules its own checks (HealthState, health_state.h), never blocks the
 // loop, and calls back after every check and on every up/down transition.
 //
-// Checks (HealthCheckConfig::type):
+// Checks (CheckOptions::type):
 //   tcp   success = a non-blocking connect completes within `timeout`.
 //   http  connect, send `GET path HTTP/1.1` (Host: cfg.host, or "ip:port",
 //         the port left out when 80; Connection: close), parse the response
@@ -23,21 +24,24 @@
 //         `timeout` its whole process group is killed with SIGKILL.
 // A check that has not finished at `timeout` fails with message
 // "timeout after N ms". No callback reports the initial state (see up()).
-// `cfg.port`, when non-zero, replaces the server's port for tcp and http.
+// `port`, when non-zero, replaces the server's port for tcp and http.
 //
 // Child processes (exec): reaped through a pidfd on the checker's own loop,
 // which may be any loop, default or not; no SIGCHLD handler is needed. The
 // process we wait for is a clone child with no exit signal (it forks the
-// shell and relays its status, see src/subprocess.h), so waitpid(-1)
+// shell and relays its status, see lbd/sys/subprocess.h), so waitpid(-1)
 // elsewhere in the daemon, such as libev's ev_child reaper on the default
 // loop, can neither reap it nor steal its status. Needs Linux >= 5.2. No
 // zombie is left: a child still running when its checker is destroyed is
 // killed with its process group and reaped then.
 //
-// Use (the daemon's control loop; one checker per real server, none for
-// type kNone):
+// Use (the daemon's control loop; one checker per real server that has a
+// check):
+//   CheckOptions check;
+//   check.type = CheckType::kHttp;
+//   check.path = "/health";
 //   auto checker = HealthChecker::Create(
-//       control_loop, rs.healthcheck.value_or(svc.healthcheck), rs.address,
+//       control_loop, check, rs.address,
 //       {.on_result = [](const CheckResult& r) { /* count; r.weight */ },
 //        .on_state_change = [](bool up, const CheckResult& r) { /* publish */ }});
 //   if (!checker.ok()) { /* config error: checker.status().message() */ }
@@ -54,15 +58,45 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
-#include "lbd/conf/config.h"
 #include "lbsched/endpoint.h"
-#include "lbsched/scheduler.h"
 #include "lbsched/status.h"
 
 struct ev_loop;
 
 namespace lbd {
+
+enum class CheckType { kTcp, kHttp, kExec };
+
+// Inclusive HTTP status range; a single code is [c, c].
+struct HttpStatusRange {
+  int low = 200;   // 100..999
+  int high = 299;  // low..999
+
+  bool operator==(const HttpStatusRange&) const = default;
+};
+
+// What to check and how often. Plain values; Create() rejects unusable ones.
+struct CheckOptions {
+  CheckType type = CheckType::kTcp;          // Default: tcp.
+  std::chrono::milliseconds interval{2000};  // > 0. Default: 2s.
+  std::chrono::milliseconds timeout{1000};   // > 0. Default: 1s.
+  int rise = 2;                              // successes to mark up, >= 1. Default: 2.
+  int fall = 3;                              // failures to mark down, >= 1. Default: 3.
+  bool alpha = false;                        // start down until `rise` checks pass. Default: false.
+  uint16_t port = 0;  // tcp, http: connect here instead of the server's port; 0 = same. Default: 0.
+  // http
+  std::string path = "/";  // starts with '/'. Default: "/".
+  std::string host;        // Host header; "" = "ip:port" (":80" left out). Default: "".
+  std::vector<HttpStatusRange> expect_status{{200, 299}};  // empty = 200-299. Default: 200-299.
+  std::string expect_md5;  // 32 hex digits; "" = the body is not read. Default: "".
+  // exec
+  std::string command;          // run by /bin/sh -c; required for exec. Default: "".
+  bool dynamic_weight = false;  // exit 2..255 = up with weight code - 2. Default: false.
+
+  bool operator==(const CheckOptions&) const = default;
+};
 
 // The outcome of one check.
 struct CheckResult {
@@ -89,9 +123,8 @@ struct HealthCheckerOptions {
   // Random source for the first check's delay. Default: a per-checker
   // generator seeded from std::random_device.
   std::function<uint64_t()> random;
-  // Time source for scheduling and latency. Must outlive the checker.
-  // Default: SteadyClock().
-  const Clock* clock = nullptr;
+  // Monotonic time for scheduling and latency. Default: std::chrono::steady_clock.
+  std::function<std::chrono::nanoseconds()> now;
 };
 
 class HealthChecker {
@@ -100,20 +133,20 @@ class HealthChecker {
   using Options = HealthCheckerOptions;
 
   // Starts checking `target` on `loop`; the first check runs after a random
-  // delay in [0, cfg.interval). Fails when cfg is unusable (type kNone,
-  // rise/fall < 1, interval/timeout <= 0, http path not starting with '/',
-  // expect_md5 not 32 hex digits, empty exec command).
+  // delay in [0, check.interval). Fails when `check` is unusable (unknown
+  // type, rise/fall < 1, interval/timeout <= 0, http path not starting with
+  // '/', a bad expect_status range, expect_md5 not 32 hex digits, empty exec
+  // command).
   // REQUIRES: `loop` outlives the checker.
   static Result<std::unique_ptr<HealthChecker>> Create(struct ev_loop* loop,
-                                                       const HealthCheckConfig& cfg,
-                                                       Endpoint target, Callbacks callbacks,
-                                                       Options options = {});
+                                                       const CheckOptions& check, Endpoint target,
+                                                       Callbacks callbacks, Options options = {});
 
   virtual ~HealthChecker() = default;
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;
 
-  // The current state (initially up, or down with cfg.alpha).
+  // The current state (initially up, or down with check.alpha).
   virtual bool up() const = 0;
   virtual Endpoint target() const = 0;
   // Number of checks finished so far (stale results not counted).

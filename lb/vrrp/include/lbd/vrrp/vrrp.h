@@ -1,13 +1,17 @@
 // Public header of lbd_vrrp.
 //
-// Vrrp: runs the config's `vrrp:` instances (keepalived's vrrp_instance) on a
-// libev loop. Per instance: a raw IPPROTO_VRRP socket bound to the interface
-// (multicast 224.0.0.18, or unicast_peers), the Router state machine
-// (router.h), the virtual IPs added/removed with rtnetlink, gratuitous ARPs
-// through a packet socket, notify scripts, and FAULT while the interface is
-// down (rtnetlink link events). Needs CAP_NET_RAW and CAP_NET_ADMIN.
+// Vrrp: runs VRRP instances (keepalived's vrrp_instance) on a libev loop. Per instance: a raw
+// IPPROTO_VRRP socket bound to the interface (multicast 224.0.0.18, or unicast_peers), the Router
+// state machine (router.h), the virtual IPs added/removed with rtnetlink, gratuitous ARPs through a
+// packet socket, notify scripts, and FAULT while the interface is down (rtnetlink link events).
+// Needs CAP_NET_RAW and CAP_NET_ADMIN.
 //
-//   auto vrrp = Vrrp::Create(loop, config.vrrp, {});
+//   InstanceOptions vi;
+//   vi.name = "VI_1";
+//   vi.interface = "eth0";
+//   vi.virtual_router_id = 51;
+//   vi.virtual_ips = {{.ip = 0xC0000264, .length = 24}};  // 192.0.2.100/24
+//   auto vrrp = Vrrp::Create(loop, {vi}, {});
 //   if (!vrrp.ok()) ...;
 //   (*vrrp)->Start();
 //   ... daemon runs the loop; health changes: (*vrrp)->SetServiceUp("shop", false);
@@ -27,7 +31,6 @@
 #include <string_view>
 #include <vector>
 
-#include "lbd/conf/config.h"
 #include "lbd/vrrp/advert.h"
 #include "lbd/vrrp/router.h"
 #include "lbsched/status.h"
@@ -45,6 +48,41 @@ class ServiceTracker {
   // tracking it: weight 0 forces FAULT while down; another weight lowers the
   // effective priority by |weight| while down (keepalived track weights).
   virtual void SetServiceUp(std::string_view service, bool up) = 0;
+};
+
+// An IPv4 address with its prefix length ("192.0.2.100/24").
+struct Ipv4Prefix {
+  uint32_t ip = 0;  // host byte order
+  int length = 32;  // 1..32
+};
+
+// One instance (keepalived's vrrp_instance), with values already parsed and
+// validated by the caller (lbd and lbd-vrrp translate lbd_conf's
+// VrrpInstanceConfig, which enforces the RFC limits noted here). Create()
+// rejects a version, VRID, priority or prefix length out of range.
+struct InstanceOptions {
+  std::string name;           // in logs and Snapshot(). Default: "".
+  std::string interface;      // the NIC adverts and VIPs live on. Default: "".
+  int virtual_router_id = 0;  // 1..255. Default: 0 (rejected: required).
+  int priority = 100;         // 1..255; 255 = address owner. Default: 100.
+  int version = 3;            // 2 (RFC 3768) | 3 (RFC 5798). Default: 3.
+  // v2: whole seconds up to 255 s; v3: a multiple of 10 ms up to 40950 ms.
+  // Default: 1s.
+  std::chrono::milliseconds advert_interval{1000};
+  bool preempt = true;                         // false = nopreempt. Default: true.
+  std::chrono::milliseconds preempt_delay{0};  // Default: 0.
+  std::string auth_pass;                       // v2 PASS auth, <= 8 bytes; "" = none. Default: "".
+  std::vector<Ipv4Prefix> virtual_ips;         // Default: none.
+  std::vector<uint32_t> unicast_peers;         // host order; none = multicast. Default: none.
+  // Scripts run by /bin/sh -c on transitions (keepalived notify*). `notify`
+  // gets "INSTANCE <name> <state> <priority>" appended. Default: "" (none).
+  std::string notify;
+  std::string notify_master, notify_backup, notify_fault;
+  struct Track {
+    std::string service;  // as passed to ServiceTracker::SetServiceUp
+    int weight = 0;       // priority change while the service is down; 0 = FAULT. Default: 0.
+  };
+  std::vector<Track> track_services;  // Default: none.
 };
 
 struct Counters {
@@ -71,15 +109,16 @@ struct InstanceStatus {
   int vrid = 0;
   int version = 3;
   State state = State::kInit;
-  int priority = 0;            // configured
-  int effective_priority = 0;  // after track weights
-  std::string master_ip;       // last master seen (ours while MASTER); "" = none
-  std::string primary_ip;      // our source address
-  std::vector<std::string> virtual_ips;
+  int priority = 0;                      // configured
+  int effective_priority = 0;            // after track weights
+  std::string master_ip;                 // last master seen (ours while MASTER); "" = none
+  std::string primary_ip;                // our source address
+  std::vector<std::string> virtual_ips;  // "a.b.c.d/len"
   bool interface_up = false;
   Counters counters;
 };
 
+// What every instance of one Vrrp shares.
 struct Options {
   // Gratuitous ARPs on becoming MASTER, repeated once after garp_delay
   // (keepalived garp_master_repeat / garp_master_delay). Default: 5, 5s.
@@ -92,9 +131,10 @@ struct Options {
 class Vrrp : public ServiceTracker {
  public:
   // Resolves the interfaces and opens the sockets; nothing is sent yet.
-  // REQUIRES: `loop` outlives the Vrrp; configs as validated by lbd_conf.
+  // REQUIRES: `loop` outlives the Vrrp; instances within the limits noted
+  // in InstanceOptions.
   static Result<std::unique_ptr<Vrrp>> Create(struct ev_loop* loop,
-                                              const std::vector<VrrpInstanceConfig>& configs,
+                                              const std::vector<InstanceOptions>& instances,
                                               const Options& options);
 
   ~Vrrp() override = default;
