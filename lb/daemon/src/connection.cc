@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "lbd/daemon/worker.h"
+#include "lbd/daemon/worker_context.h"
 #include "lbd/sys/log.h"
 #include "lbd/sys/socket.h"
 
@@ -24,8 +24,9 @@ std::chrono::nanoseconds SteadyNow() { return std::chrono::steady_clock::now().t
 
 }  // namespace
 
-void Connection::Start(Worker* worker, int client_fd, Endpoint client, const ServiceEntry& entry) {
-  worker_ = worker;
+void Connection::Start(WorkerContext& context, int client_fd, Endpoint client,
+                       const ServiceEntry& entry) {
+  ctx_ = &context;
   client_fd_ = client_fd;
   server_fd_ = -1;
   client_events_ = server_events_ = 0;
@@ -52,12 +53,12 @@ void Connection::Start(Worker* worker, int client_fd, Endpoint client, const Ser
   if (!rs) {
     if (entry.sorry_server) {
       sorry_ = true;
-      ProcessCounters::Inc(worker_->counters().sorry);
+      ProcessCounters::Inc(ctx_->counters.sorry);
       ConnectTo(*entry.sorry_server);
       return;
     }
-    ProcessCounters::Inc(worker_->counters().no_server);
-    if (worker_->LogAllowed()) {
+    ProcessCounters::Inc(ctx_->counters.no_server);
+    if (ctx_->AllowLog()) {
       LBD_LOG(kWarning, "service %s: no real server available for %s, closing",
               runtime_->name.c_str(), ToString(client).c_str());
     }
@@ -69,11 +70,9 @@ void Connection::Start(Worker* worker, int client_fd, Endpoint client, const Ser
 
 void Connection::Begin(std::shared_ptr<RealServer> server) {
   server_ = std::move(server);
-  server_stats_.reset();
-  if (const ServiceEntry* e = worker_->table_ ? worker_->table_->Find(runtime_.get()) : nullptr) {
-    auto it = e->server_stats.find(server_->endpoint());
-    if (it != e->server_stats.end()) server_stats_ = it->second;
-  }
+  // The current table, not the entry of Start(): on a retry the worker may
+  // have swapped tables since.
+  server_stats_ = ctx_->ServerStats(runtime_.get(), server_->endpoint());
   server_->ConnectionOpened(/*active=*/false);
   counted_ = true;
   ConnectTo(server_->endpoint());
@@ -86,7 +85,7 @@ void Connection::ConnectTo(Endpoint target) {
     if (err == EMFILE || err == ENFILE) {
       // Out of descriptors: not the server's fault and a retry would fail the
       // same way; shed the client (which frees its descriptor).
-      ProcessCounters::Inc(worker_->counters().emfile);
+      ProcessCounters::Inc(ctx_->counters.emfile);
       attempts_ = 2;
     }
     OnConnectFailed(err);
@@ -106,7 +105,7 @@ void Connection::ConnectTo(Endpoint target) {
   }
   SetEvents(server_io_, server_fd_, server_events_, EV_WRITE);
   timer_.repeat = connect_timeout_;
-  ev_timer_again(worker_->loop_, &timer_);
+  ev_timer_again(ctx_->loop, &timer_);
 }
 
 void Connection::OnConnectDone(int err) {
@@ -118,7 +117,7 @@ void Connection::OnConnectDone(int err) {
 }
 
 void Connection::OnConnectFailed(int err) {
-  ProcessCounters& counters = worker_->counters();
+  ProcessCounters& counters = ctx_->counters;
   ProcessCounters::Inc(counters.connect_failures);
   Endpoint failed = sorry_ ? Endpoint{} : server_->endpoint();
   if (server_fd_ >= 0) {
@@ -126,13 +125,13 @@ void Connection::OnConnectFailed(int err) {
     close(server_fd_);
     server_fd_ = -1;
   }
-  ev_timer_stop(worker_->loop_, &timer_);
+  ev_timer_stop(ctx_->loop, &timer_);
   if (counted_) {
     server_->ConnectionClosed(/*was_active=*/false);
     counted_ = false;
   }
   if (sorry_ || attempts_ >= 2) {
-    if (!worker_->LogAllowed()) {
+    if (!ctx_->AllowLog()) {
       Finish(/*reset=*/false);
       return;
     }
@@ -169,13 +168,15 @@ void Connection::OnConnectFailed(int err) {
     return;
   }
   ProcessCounters::Inc(counters.retries);
-  if (worker_->LogAllowed()) {  // a dead server fails every connect until its check notices
+  if (ctx_->AllowLog()) {  // a dead server fails every connect until its check notices
     LBD_LOG(kInfo, "service %s: connect to %s failed (%s), retrying on %s", runtime_->name.c_str(),
             ToString(failed).c_str(), strerror(err), ToString(next->endpoint()).c_str());
   }
   Begin(std::move(next));
 }
 
+// The one place where a connect completed (at once or after EINPROGRESS),
+// to a real server (server_) or the sorry server (server_ null).
 void Connection::OnEstablished() {
   state_ = State::kRelaying;
   if (server_) {
@@ -185,9 +186,9 @@ void Connection::OnEstablished() {
     runtime_->persistence.Record(flow_.source.ip, server_, SteadyNow());
   }
   runtime_->stats.connections.fetch_add(1, std::memory_order_relaxed);
-  last_activity_ = ev_now(worker_->loop_);
+  last_activity_ = ev_now(ctx_->loop);
   timer_.repeat = idle_timeout_;
-  ev_timer_again(worker_->loop_, &timer_);
+  ev_timer_again(ctx_->loop, &timer_);
   c2s_.want_read = s2c_.want_read = true;
   Relay();
 }
@@ -197,12 +198,12 @@ void Connection::OnEstablished() {
 // copy of a few KB costs less than the pipe's two extra calls; bulk traffic
 // keeps splice's zero copy.
 bool Connection::AcquireSlot(Direction& d) {
-  if (d.bulk && !d.copy && !worker_->options_.force_copy) {
-    if (d.pipe[0] >= 0 || worker_->pipes_.Get(d.pipe)) return true;
+  if (d.bulk && !d.copy && !ctx_->force_copy) {
+    if (d.pipe[0] >= 0 || ctx_->pipes.Get(d.pipe)) return true;
     d.copy = true;  // out of descriptors for pipes: copy instead
-    ProcessCounters::Inc(worker_->counters().splice_fallbacks);
+    ProcessCounters::Inc(ctx_->counters.splice_fallbacks);
   }
-  if (d.buf == nullptr) d.buf = worker_->buffers_.Get();
+  if (d.buf == nullptr) d.buf = ctx_->buffers.Get();
   d.off = 0;
   return true;
 }
@@ -210,7 +211,7 @@ bool Connection::AcquireSlot(Direction& d) {
 void Connection::ReleaseSlot(Direction& d) {
   if (d.pipe[0] >= 0) {
     if (d.pending == 0) {
-      worker_->pipes_.Put(d.pipe);
+      ctx_->pipes.Put(d.pipe);
     } else {  // bytes left behind (reset): never hand such a pipe out again
       close(d.pipe[0]);
       close(d.pipe[1]);
@@ -218,23 +219,23 @@ void Connection::ReleaseSlot(Direction& d) {
     }
   }
   if (d.buf != nullptr) {
-    worker_->buffers_.Put(d.buf);
+    ctx_->buffers.Put(d.buf);
     d.buf = nullptr;
   }
 }
 
 bool Connection::MovePipeToBuffer(Direction& d) {
-  char* buf = worker_->buffers_.Get();
+  char* buf = ctx_->buffers.Get();
   ssize_t n = read(d.pipe[0], buf, BufferPool::kBufferSize);
   if (n != static_cast<ssize_t>(d.pending)) {
-    worker_->buffers_.Put(buf);
+    ctx_->buffers.Put(buf);
     return false;
   }
-  worker_->pipes_.Put(d.pipe);
+  ctx_->pipes.Put(d.pipe);
   d.buf = buf;
   d.off = 0;
   d.copy = true;
-  ProcessCounters::Inc(worker_->counters().splice_fallbacks);
+  ProcessCounters::Inc(ctx_->counters.splice_fallbacks);
   return true;
 }
 
@@ -306,7 +307,7 @@ Connection::PumpResult Connection::Pump(Direction& d, int src, int dst, uint64_t
     if (err == EINTR) continue;
     if (err == EINVAL && !d.copy) {
       d.copy = true;
-      ProcessCounters::Inc(worker_->counters().splice_fallbacks);
+      ProcessCounters::Inc(ctx_->counters.splice_fallbacks);
       continue;
     }
     return PumpResult::kSourceError;
@@ -335,7 +336,7 @@ void Connection::Relay() {
   }
   const bool failed = r != PumpResult::kOk;
   if (in + out > 0) {
-    last_activity_ = ev_now(worker_->loop_);
+    last_activity_ = ev_now(ctx_->loop);
     if (in > 0) {
       runtime_->stats.AddIn(in);
       if (server_stats_) server_stats_->AddIn(in);
@@ -346,7 +347,7 @@ void Connection::Relay() {
     }
   }
   if (failed) {
-    ProcessCounters& counters = worker_->counters();
+    ProcessCounters& counters = ctx_->counters;
     ProcessCounters::Inc(counters.resets);
     ProcessCounters::Inc(client_failed ? counters.client_resets : counters.server_resets);
     Finish(/*reset=*/true);
@@ -365,7 +366,7 @@ void Connection::Relay() {
 
 void Connection::SetEvents(ev_io& io, int fd, int& current, int wanted) {
   if (current == wanted) return;
-  struct ev_loop* loop = worker_->loop_;
+  struct ev_loop* loop = ctx_->loop;
   ev_io_stop(loop, &io);
   if (wanted != 0) {
     ev_io_set(&io, fd, wanted);
@@ -382,7 +383,7 @@ void Connection::UpdateInterest() {
 }
 
 void Connection::Finish(bool reset) {
-  struct ev_loop* loop = worker_->loop_;
+  struct ev_loop* loop = ctx_->loop;
   ev_io_stop(loop, &client_io_);
   if (server_fd_ >= 0) ev_io_stop(loop, &server_io_);
   ev_timer_stop(loop, &timer_);
@@ -404,7 +405,7 @@ void Connection::Finish(bool reset) {
   server_.reset();
   server_stats_.reset();
   runtime_.reset();
-  worker_->Release(this);
+  ctx_->Release(this);
 }
 
 void Connection::OnClientIo(struct ev_loop*, ev_io* w, int) {
@@ -432,7 +433,7 @@ void Connection::OnTimer(struct ev_loop* loop, ev_timer* w, int) {
   }
   ev_tstamp idle = ev_now(loop) - c->last_activity_;
   if (idle >= c->idle_timeout_) {
-    ProcessCounters::Inc(c->worker_->counters().idle_timeouts);
+    ProcessCounters::Inc(c->ctx_->counters.idle_timeouts);
     LBD_LOG(kDebug, "service %s: closing idle connection from %s", c->runtime_->name.c_str(),
             ToString(c->flow_.source).c_str());
     c->Finish(/*reset=*/false);

@@ -19,7 +19,9 @@ Result<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options) {
 }
 
 Worker::Worker(const WorkerOptions& options, struct ev_loop* loop)
-    : options_(options), loop_(loop) {
+    : options_(options),
+      loop_(loop),
+      context_(loop, *options.counters, *this, options.index, options.force_copy) {
   ev_async_init(&wake_, OnWake);
   wake_.data = this;
   // A new table (e.g. quorum lost: sorry_only) is taken before the accepts
@@ -73,7 +75,7 @@ void Worker::Run() {
   ev_run(loop_, 0);
   AbortAll();
   StopListeners();
-  table_.reset();
+  context_.table.reset();
   finished_.store(true);
 }
 
@@ -96,13 +98,13 @@ void Worker::ApplyTable(std::shared_ptr<const ServiceTable> table) {
   // Watchers go first: the old table may hold the last reference to a
   // listener that closes when it is released.
   StopListeners();
-  table_ = std::move(table);
-  generation_.store(table_->generation);
+  context_.table = std::move(table);
+  generation_.store(context_.table->generation);
   if (!draining_) StartListeners();
 }
 
 void Worker::StartListeners() {
-  for (const ServiceEntry& e : table_->services) {
+  for (const ServiceEntry& e : context_.table->services) {
     if (!e.listeners || e.listeners->count() <= options_.index) continue;
     auto lw = std::make_unique<ListenerWatch>();
     lw->worker = this;
@@ -166,7 +168,7 @@ void Worker::AcceptBatch(ListenerWatch& lw) {
     live_head_ = c;
     live_.fetch_add(1, std::memory_order_relaxed);
     counters().live.fetch_add(1, std::memory_order_relaxed);
-    c->Start(this, fd, FromSockaddr(sa), entry);
+    c->Start(context_, fd, FromSockaddr(sa), entry);
   }
 }
 
@@ -198,11 +200,19 @@ void Worker::Release(Connection* c) {
   MaybeFinish();
 }
 
-bool Worker::LogAllowed() {
-  ev_tstamp now = ev_now(loop_);
+void Worker::AbortAll() {
+  while (live_head_ != nullptr) live_head_->Abort();
+}
+
+void Worker::MaybeFinish() {
+  if (draining_ && live_head_ == nullptr) ev_break(loop_, EVBREAK_ALL);
+}
+
+bool WorkerContext::AllowLog() {
+  ev_tstamp now = ev_now(loop);
   if (now - log_window_ >= 1.0) {
     if (log_budget_ < 0) {
-      LBD_LOG(kWarning, "worker %d: %d similar messages suppressed", options_.index, -log_budget_);
+      LBD_LOG(kWarning, "worker %d: %d similar messages suppressed", worker_index, -log_budget_);
     }
     log_window_ = now;
     log_budget_ = 10;
@@ -215,12 +225,12 @@ bool Worker::LogAllowed() {
   return false;
 }
 
-void Worker::AbortAll() {
-  while (live_head_ != nullptr) live_head_->Abort();
-}
-
-void Worker::MaybeFinish() {
-  if (draining_ && live_head_ == nullptr) ev_break(loop_, EVBREAK_ALL);
+std::shared_ptr<TrafficStats> WorkerContext::ServerStats(const ServiceRuntime* runtime,
+                                                         Endpoint server) const {
+  const ServiceEntry* e = table ? table->Find(runtime) : nullptr;
+  if (e == nullptr) return nullptr;
+  auto it = e->server_stats.find(server);
+  return it == e->server_stats.end() ? nullptr : it->second;
 }
 
 }  // namespace lbd

@@ -1,6 +1,7 @@
 // The data plane in-process: one Worker, loopback sockets, a test-driven real
 // server. Covers connection accounting, half-close, reset propagation, the
-// retry, the copy fallback and snapshot publication.
+// retry, the copy fallback and snapshot publication; and one Connection run on
+// a bare WorkerContext, without a Worker.
 #include "lbd/daemon/worker.h"
 
 #include <gtest/gtest.h>
@@ -8,7 +9,9 @@
 #include <iostream>
 
 #include "lb_test_util.h"
+#include "lbd/daemon/connection.h"
 #include "lbd/daemon/mailbox.h"
+#include "lbd/daemon/worker_context.h"
 #include "lbd/sys/socket.h"
 
 namespace lbd {
@@ -291,6 +294,73 @@ TEST_F(WorkerTest, DrainEndsTheThreadWhenTheLastConnectionCloses) {
   client.Reset();
   server.Reset();
   ASSERT_TRUE(WaitFor([&] { return worker_->finished(); }));
+}
+
+// A Connection needs only its WorkerContext: here the test owns the loop, the
+// context and the slot, and drives the loop itself (no Worker, no thread).
+class ConnectionOnAContextTest : public WorkerTest, public ConnectionOwner {
+ protected:
+  void Release(Connection* c) override { released_.push_back(c); }
+
+  std::vector<Connection*> released_;
+};
+
+TEST_F(ConnectionOnAContextTest, RelaysAndGivesItsSlotBackThroughTheOwner) {
+  ManualServer backend;
+  struct ev_loop* loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+  ASSERT_NE(loop, nullptr);
+  {
+    WorkerContext context(loop, counters_, *this, /*worker_index_in=*/0, /*force_copy_in=*/false);
+    context.table = MakeTable(1, {backend.endpoint});
+    const ServiceEntry& entry = context.table->services[0];
+    auto run_until = [&](const std::function<bool()>& done) {
+      return WaitFor([&] {
+        ev_run(loop, EVRUN_NOWAIT);
+        return done();
+      });
+    };
+
+    Fd client = lbtest::Connect(vip_port_);
+    ASSERT_TRUE(client.valid());
+    pollfd p{entry.listeners->fd(0), POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 5000), 1);
+    sockaddr_in sa{};
+    socklen_t len = sizeof(sa);
+    int accepted = accept4(entry.listeners->fd(0), reinterpret_cast<sockaddr*>(&sa), &len,
+                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+    ASSERT_GE(accepted, 0);
+    Connection connection;
+    connection.Start(context, accepted, FromSockaddr(sa), entry);
+
+    ASSERT_TRUE(run_until([&] {
+      pollfd q{backend.listener.get(), POLLIN, 0};
+      return poll(&q, 1, 0) == 1;
+    }));
+    Fd server = backend.Accept();
+    ASSERT_TRUE(server.valid());
+    auto rs = runtime_->service->Find(backend.endpoint);
+    ASSERT_TRUE(run_until([&] { return rs->active() == 1; }));
+
+    ASSERT_TRUE(lbtest::SendAll(client.get(), "ping"));
+    std::string got;
+    ASSERT_TRUE(run_until([&] {
+      char buf[16];
+      ssize_t n = recv(server.get(), buf, sizeof(buf), MSG_DONTWAIT);
+      if (n > 0) got.append(buf, static_cast<size_t>(n));
+      return got.size() >= 4;
+    }));
+    EXPECT_EQ(got, "ping");
+
+    client.Reset();
+    server.Reset();
+    ASSERT_TRUE(run_until([&] { return !released_.empty(); }));
+    ASSERT_EQ(released_.size(), 1u);
+    EXPECT_EQ(released_[0], &connection);
+    EXPECT_EQ(rs->active() + rs->inactive(), 0);
+    EXPECT_EQ(stats_.at(backend.endpoint)->bytes_in.load(), 4u);
+    EXPECT_EQ(runtime_->stats.connections.load(), 1u);
+  }
+  ev_loop_destroy(loop);
 }
 
 }  // namespace

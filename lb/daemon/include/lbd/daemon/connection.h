@@ -1,7 +1,9 @@
 // Internal header of lbd_daemon.
 //
 // Connection: one proxied TCP connection (client <-> real server), owned by
-// the worker that accepted it and living in that worker's slab.
+// the worker that accepted it and living in that worker's slab. It sees the
+// worker only through a WorkerContext (worker_context.h): loop, pools,
+// counters, current table, log budget, and Release() for its slot.
 //
 // Life: Start() schedules a real server (persistence first, then the
 // service's scheduler; the sorry server when none; the client is closed at
@@ -38,7 +40,7 @@
 
 namespace lbd {
 
-class Worker;
+struct WorkerContext;
 
 class Connection {
  public:
@@ -48,11 +50,12 @@ class Connection {
 
   // Takes `client_fd` (accepted, non-blocking). May finish (and return the
   // slot to the pool) before it returns.
-  void Start(Worker* worker, int client_fd, Endpoint client, const ServiceEntry& entry);
+  // REQUIRES: `context` outlives the connection (it is its worker's).
+  void Start(WorkerContext& context, int client_fd, Endpoint client, const ServiceEntry& entry);
   // Ends at once, resetting both sides (drain timeout, shutdown).
   void Abort() { Finish(/*reset=*/true); }
 
-  // Slab and worker bookkeeping (owned by Worker).
+  // Slab and live-list bookkeeping (owned by the ConnectionOwner).
   Connection* pool_next = nullptr;
   Connection* live_prev = nullptr;
   Connection* live_next = nullptr;
@@ -82,6 +85,8 @@ class Connection {
   void ConnectTo(Endpoint target);
   void OnConnectDone(int err);
   void OnConnectFailed(int err);
+  // The connect to the server (or sorry server) completed: reached from
+  // ConnectTo() at once or from OnConnectDone().
   void OnEstablished();
   void Relay();
   PumpResult Pump(Direction& d, int src, int dst, uint64_t& moved);
@@ -96,7 +101,7 @@ class Connection {
   static void OnServerIo(struct ev_loop* loop, ev_io* w, int revents);
   static void OnTimer(struct ev_loop* loop, ev_timer* w, int revents);
 
-  Worker* worker_ = nullptr;
+  WorkerContext* ctx_ = nullptr;
   State state_ = State::kFree;
   bool sorry_ = false;    // connected to the sorry server (no RealServer)
   bool counted_ = false;  // ConnectionOpened() done on server_

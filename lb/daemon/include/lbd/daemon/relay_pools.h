@@ -2,7 +2,7 @@
 //
 // Per-worker pools that keep the data path free of allocations in steady
 // state: pipe pairs for splice(), copy buffers for the read/write fallback,
-// and the slab of Connection objects (connection_pool.h).
+// and the slab of Connection objects (SlabPool, below).
 //
 // A connection borrows a pipe only while bytes are in flight in one direction
 // and gives it back as soon as the pipe is empty, so an idle connection holds

@@ -15,6 +15,10 @@
 // and closes the pending client (so the kernel queue drains instead of
 // waking us forever), reopens the reserve and stops accepting for 100 ms.
 //
+// Connections see the worker only through its WorkerContext (loop, pools,
+// counters, current table, log budget) and give their slot back through
+// ConnectionOwner::Release.
+//
 // Thread-safety: Publish/BeginDrain/Abort/finished/live_connections may be
 // called from any thread; everything else is internal to the worker thread.
 // The owner calls Start() once and Join() before destroying the Worker.
@@ -33,6 +37,7 @@
 #include "lbd/daemon/mailbox.h"
 #include "lbd/daemon/relay_pools.h"
 #include "lbd/daemon/service_table.h"
+#include "lbd/daemon/worker_context.h"
 
 namespace lbd {
 
@@ -44,7 +49,7 @@ struct WorkerOptions {
   double emfile_pause = 0.1;            // seconds without accepting after EMFILE. Default: 0.1.
 };
 
-class Worker {
+class Worker final : private ConnectionOwner {
  public:
   static Result<std::unique_ptr<Worker>> Create(const WorkerOptions& options);
   Worker(const Worker&) = delete;
@@ -69,8 +74,6 @@ class Worker {
   int index() const { return options_.index; }
 
  private:
-  friend class Connection;
-
   struct ListenerWatch {
     ev_io io;
     Worker* worker;
@@ -84,12 +87,10 @@ class Worker {
   void StopListeners();
   void AcceptBatch(ListenerWatch& lw);
   void OnAcceptExhausted();
-  void Release(Connection* c);
+  void Release(Connection* c) override;
   void AbortAll();
   void MaybeFinish();
   ProcessCounters& counters() { return *options_.counters; }
-  // Rate limit for per-connection warnings: at most 10 a second per worker.
-  bool LogAllowed();
 
   static void OnWake(struct ev_loop* loop, ev_async* w, int revents);
   static void OnAcceptable(struct ev_loop* loop, ev_io* w, int revents);
@@ -108,17 +109,13 @@ class Worker {
   std::atomic<uint64_t> generation_{0};
 
   // Worker thread only.
-  std::shared_ptr<const ServiceTable> table_;
+  WorkerContext context_;  // holds the current table and the relay pools
   std::vector<std::unique_ptr<ListenerWatch>> listeners_;
   bool paused_ = false;
-  ev_tstamp log_window_ = 0;
-  int log_budget_ = 0;
   bool draining_ = false;
   int reserve_fd_ = -1;
   SlabPool<Connection> slab_;
   Connection* live_head_ = nullptr;
-  PipePool pipes_;
-  BufferPool buffers_;
 };
 
 }  // namespace lbd
