@@ -15,6 +15,8 @@ SchedulerOptions SchedulerOptionsOf(const VirtualServiceConfig& vs) {
   SchedulerOptions o;
   o.hash_port = vs.hash_port;
   o.hash_fallback = vs.hash_fallback;
+  o.choices = vs.choices;
+  o.ewma_decay = vs.ewma_decay;
   return o;
 }
 

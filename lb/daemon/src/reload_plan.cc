@@ -66,7 +66,8 @@ ServiceStep KeptService(const VirtualServiceConfig& old, const VirtualServiceCon
   st.kind = ServiceStep::Kind::kKeep;
   st.name = vs.name;
   st.scheduler_changed = old.scheduler != vs.scheduler || old.hash_port != vs.hash_port ||
-                         old.hash_fallback != vs.hash_fallback;
+                         old.hash_fallback != vs.hash_fallback || old.choices != vs.choices ||
+                         old.ewma_decay != vs.ewma_decay;
   st.listen_changed = old.listen != vs.listen;
   st.forwarding_changed = old.forwarding != vs.forwarding;
   st.settings_changed =

@@ -114,8 +114,11 @@ int main(int argc, char** argv) {
   int index = 0;
   for (const auto& vs : config.virtual_services) {
     if (vs.forwarding == lbd::Forwarding::kProxy) continue;
-    auto created = lbd::Service::Create(
-        vs.scheduler, {.hash_port = vs.hash_port, .hash_fallback = vs.hash_fallback});
+    lbd::SchedulerOptions scheduler_options;
+    scheduler_options.hash_port = vs.hash_port;
+    scheduler_options.hash_fallback = vs.hash_fallback;
+    scheduler_options.choices = vs.choices;
+    auto created = lbd::Service::Create(vs.scheduler, scheduler_options);
     if (!created.ok()) {
       std::fprintf(stderr, "lbd-packet: %s: %s\n", vs.name.c_str(),
                    created.status().message().c_str());
