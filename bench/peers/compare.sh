@@ -33,7 +33,7 @@ usage: bench/peers/compare.sh [--quick] [--rounds N] [--duration S] [--workers W
   --connections C  wrk connections (default 64); --threads T: wrk threads (default 2)
   --out FILE       where to write the markdown report (default bench/peers/results.md)
   --no-install     do not apt-get install missing tools
-  --no-build       do not (re)build lbd; use build-bench/lb/lbd as it is
+  --no-build       do not (re)build lbd; use build-bench/lb/daemon/lbd as it is
   --keep-tmp       keep the temp dir (configs, logs, raw wrk/iperf3 output)
 EOF
 }
@@ -154,9 +154,9 @@ build_lbd() {
     timeout 1800 cmake --build "$BUILD" --target lbd lbctl -j2 >>"$TMP/cmake.log" 2>&1 ||
       { tail -30 "$TMP/cmake.log" >&2; die "lbd build failed"; }
   fi
-  [[ -x $BUILD/lb/lbd ]] || die "$BUILD/lb/lbd not found"
-  LBD="$BUILD/lb/lbd"
-  LBCTL="$BUILD/lb/lbctl"
+  [[ -x $BUILD/lb/daemon/lbd ]] || die "$BUILD/lb/daemon/lbd not found"
+  LBD="$BUILD/lb/daemon/lbd"
+  LBCTL="$BUILD/lb/daemon/lbctl"
 }
 
 # ---------------------------------------------------------------- ports

@@ -1,6 +1,8 @@
 // `global:` and `virtual_services:` with their real servers.
 #include <array>
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <limits>
 
 #include "lbd/conf/loader.h"
@@ -15,6 +17,17 @@ constexpr std::array<std::string_view, 4> kSchedulerFlags = {"port", "fallback",
                                                              "decay=DURATION"};
 constexpr int64_t kMaxChoices = 64;  // SchedulerOptions::choices
 constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warning", "error"};
+constexpr std::array<std::string_view, 4> kLogSinks = {"auto", "stderr", "journal", "syslog"};
+// A user or group name as useradd(8) accepts it (and no more than 32 bytes).
+bool ValidAccountName(std::string_view name) {
+  if (name.empty() || name.size() > 32 || name[0] == '-') return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
 constexpr int kMaxWorkers = 1024;
 constexpr int kMaxWeight = 65535;  // ipvsadm's limit
 constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
@@ -196,8 +209,8 @@ void ReadService(const Value& value, UniqueSet* names, UniqueSet* addresses,
 }  // namespace
 
 void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
-  MapReader map(value,
-                {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level"});
+  MapReader map(value, {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level",
+                        "log", "user", "group", "control_socket_mode", "control_socket_group"});
   map.Read("workers", &out->workers, 0, kMaxWorkers);
   if (map.Read("control_socket", &out->control_socket) &&
       out->control_socket.size() > kMaxSocketPath) {
@@ -211,6 +224,32 @@ void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
   map.ReadDuration("drain_timeout", &out->drain_timeout, Duration(0));
   if (auto level = map.Get("log_level")) {
     if (auto name = level->AsEnum(kLogLevels)) out->log_level = *name;
+  }
+  if (auto log = map.Get("log")) {
+    if (auto name = log->AsEnum(kLogSinks)) out->log = *name;
+  }
+  for (auto [key, field] : {std::pair{"user", &out->user}, std::pair{"group", &out->group},
+                            std::pair{"control_socket_group", &out->control_socket_group}}) {
+    if (map.Read(key, field) && !ValidAccountName(*field)) {
+      map.Get(key)->Error("'" + *field + "' is not a valid user or group name");
+    }
+  }
+  if (!out->group.empty() && out->user.empty()) {
+    map.Get("group")->Error("needs global.user (the group lbd switches to together with the user)");
+  }
+  std::string mode;
+  if (map.Read("control_socket_mode", &mode)) {
+    // Octal, like chmod: "0660" or "660"; only read/write bits mean anything for a socket.
+    char* end = nullptr;
+    const unsigned long bits = std::strtoul(mode.c_str(), &end, 8);
+    if (mode.empty() || mode.size() > 4 || *end != '\0' || (bits & ~0666UL) != 0 ||
+        (bits & 0600UL) != 0600UL) {
+      map.Get("control_socket_mode")
+          ->Error("'" + mode +
+                  "' is not a socket mode: octal, owner rw, no execute bits (e.g. 0660)");
+    } else {
+      out->control_socket_mode = static_cast<unsigned>(bits);
+    }
   }
 }
 

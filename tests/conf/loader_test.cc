@@ -181,7 +181,7 @@ virtual_services:
   ASSERT_THAT(r.errors, IsEmpty());
   const Config& c = *r.config;
   EXPECT_EQ(c.global.workers, 0);
-  EXPECT_EQ(c.global.control_socket, "/run/lbd.sock");
+  EXPECT_EQ(c.global.control_socket, "/run/lbd/lbd.sock");
   EXPECT_FALSE(c.global.metrics_listen.has_value());
   EXPECT_EQ(c.global.drain_timeout, seconds(30));
   const VirtualServiceConfig& s = c.virtual_services[0];
@@ -247,7 +247,8 @@ global:
 )"),
               ElementsAre("t.yaml:2:3: global: unknown key 'worker' (did you mean 'workers'?); "
                           "allowed: workers, control_socket, metrics_listen, drain_timeout, "
-                          "log_level"));
+                          "log_level, log, user, group, control_socket_mode, "
+                          "control_socket_group"));
   EXPECT_THAT(
       Errors(R"(
 virtual_services:

@@ -1,15 +1,47 @@
 #include "lbd/daemon/daemon.h"
 
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "lbd/sys/log.h"
+#include "lbd/sys/socket.h"
+#include "lbd/sys/systemd.h"
 
 namespace lbd {
+namespace {
+
+// global.control_socket_mode / control_socket_group on the socket just created
+// (who may run lbctl: root, or also the operators' group).
+Status SetSocketAccess(const GlobalConfig& g) {
+  if (chmod(g.control_socket.c_str(), static_cast<mode_t>(g.control_socket_mode)) != 0) {
+    return Status::Error(ErrnoMessage("chmod " + g.control_socket, errno));
+  }
+  if (g.control_socket_group.empty()) return Status::Ok();
+  std::vector<char> buf(16384);
+  group gr{};
+  group* found = nullptr;
+  int rc = getgrnam_r(g.control_socket_group.c_str(), &gr, buf.data(), buf.size(), &found);
+  if (found == nullptr) {
+    return Status::Error("control_socket_group '" + g.control_socket_group +
+                         "': " + (rc != 0 ? ErrnoMessage("getgrnam", rc) : "no such group"));
+  }
+  if (chown(g.control_socket.c_str(), static_cast<uid_t>(-1), gr.gr_gid) != 0) {
+    return Status::Error(ErrnoMessage("chown " + g.control_socket, errno));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 namespace {
 
 double Seconds(Duration d) { return static_cast<double>(d.count()) / 1000.0; }
@@ -58,6 +90,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config, const Clock
         [self](std::string_view line) { return self->HandleControlLine(line); });
     if (!cs.ok()) return Status::Error("control socket: " + cs.status().message());
     d->control_ = std::move(cs).value();
+    if (Status s = SetSocketAccess(config.global); !s.ok()) {
+      return Status::Error("control socket: " + s.message());
+    }
   }
   if (config.global.metrics_listen) {
     Daemon* self = d.get();
@@ -105,6 +140,13 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config, const Clock
 
 Daemon::Daemon(struct ev_loop* loop, const Clock& clock) : loop_(loop), clock_(clock) {}
 
+void Daemon::NotifyServiceManager(std::string_view state) const {
+  std::string message(state);
+  message += "\nSTATUS=" + std::to_string(services_.size()) + " services, " +
+             std::to_string(counters_.live.load()) + " connections";
+  if (Status s = SdNotify(message); !s.ok()) LBD_LOG(kWarning, "%s", s.message().c_str());
+}
+
 Daemon::~Daemon() {
   vrrp_.reset();  // stops gracefully if still running
   for (auto& w : workers_) w->Abort();
@@ -119,6 +161,8 @@ Daemon::~Daemon() {
 }
 
 int Daemon::Run() {
+  // The service manager's READY=1: every listener and socket is open.
+  NotifyServiceManager("READY=1");
   ev_run(loop_, 0);
   for (auto& w : workers_) w->Join();
   LBD_LOG(kInfo, "lbd stopped%s", aborted_ ? " (drain timeout: remaining connections reset)" : "");
@@ -208,6 +252,7 @@ void Daemon::BeginShutdown(int signum) {
     return;
   }
   shutting_down_ = true;
+  NotifyServiceManager("STOPPING=1");
   if (vrrp_) {
     // First: priority 0 and the VIPs gone, so the peer takes over at once
     // (after its Skew_Time) while this lbd drains.

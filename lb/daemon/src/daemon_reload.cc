@@ -7,6 +7,7 @@
 #include "lbd/conf/loader.h"
 #include "lbd/daemon/daemon.h"
 #include "lbd/sys/log.h"
+#include "lbd/sys/systemd.h"
 
 namespace lbd {
 namespace {
@@ -24,6 +25,12 @@ SchedulerOptions SchedulerOptionsOf(const VirtualServiceConfig& vs) {
 
 Status Daemon::Reload() {
   if (shutting_down_) return Status::Error("lbd is shutting down; reload refused");
+  // systemd: RELOADING=1 (with MONOTONIC_USEC) now, READY=1 when done either way.
+  NotifyServiceManager(ReloadingState());
+  struct ReadyAgain {
+    const Daemon* d;
+    ~ReadyAgain() { d->NotifyServiceManager("READY=1"); }
+  } ready_again{this};
   LBD_LOG(kInfo, "reloading %s", config_.file.c_str());
   LoadResult loaded = LoadConfigFile(config_.file);
   if (!loaded.config) {

@@ -7,7 +7,7 @@
 
 namespace {
 
-constexpr const char* kDefaultSocket = "/run/lbd.sock";
+constexpr const char* kDefaultSocket = "/run/lbd/lbd.sock";
 
 void Usage(FILE* out) {
   fprintf(out,

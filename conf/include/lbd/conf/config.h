@@ -114,11 +114,20 @@ struct VrrpInstanceConfig {
 };
 
 struct GlobalConfig {
-  int workers = 0;                               // 0 = number of cores. Default: cores.
-  std::string control_socket = "/run/lbd.sock";  // Default: /run/lbd.sock.
-  std::optional<Endpoint> metrics_listen;        // Default: none.
-  Duration drain_timeout{30000};                 // Default: 30s.
-  std::string log_level = "info";                // debug info warning error. Default: info.
+  int workers = 0;                                   // 0 = number of cores. Default: cores.
+  std::string control_socket = "/run/lbd/lbd.sock";  // Default: /run/lbd/lbd.sock.
+  unsigned control_socket_mode = 0600;               // octal, owner rw required. Default: 0600.
+  std::string control_socket_group;        // the socket's group (operators). Default: lbd's.
+  std::optional<Endpoint> metrics_listen;  // Default: none.
+  Duration drain_timeout{30000};           // Default: 30s.
+  std::string log_level = "info";          // debug info warning error. Default: info.
+  // auto stderr journal syslog. auto: journal when stderr is the journal
+  // ($JOURNAL_STREAM), else stderr. Default: auto.
+  std::string log = "auto";
+  // Drop root after set-up: the user (and group, default the user's) lbd runs
+  // as, keeping only the capabilities its modes need. Default: stay as started.
+  std::string user;
+  std::string group;
 };
 
 struct Config {

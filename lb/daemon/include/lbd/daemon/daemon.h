@@ -137,6 +137,8 @@ class Daemon {
   void FeedVrrp();
 
   void BeginShutdown(int signum);
+  // sd_notify(3): `state` plus a STATUS= line (services, live connections).
+  void NotifyServiceManager(std::string_view state) const;
   void OnTick();
   static void OnSignal(struct ev_loop* loop, ev_signal* w, int revents);
   static void OnTickTimer(struct ev_loop* loop, ev_timer* w, int revents);

@@ -21,7 +21,8 @@
 
 namespace lbd {
 
-inline constexpr const char* kLbdVersion = "lbd-0.1.0";
+// "lbd-" + the CMake project version (LBD_VERSION, set by lb/daemon/CMakeLists.txt).
+inline constexpr const char* kLbdVersion = "lbd-" LBD_VERSION;
 
 struct Rates {
   double connections = 0;  // per second
