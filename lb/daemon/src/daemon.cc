@@ -96,8 +96,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config, const Clock
   }
   if (config.global.metrics_listen) {
     Daemon* self = d.get();
-    auto ms = MetricsServer::Create(loop, *config.global.metrics_listen,
-                                    [self] { return FormatPrometheus(self->Report()); });
+    auto ms = MetricsServer::Create(loop, *config.global.metrics_listen, [self] {
+      return FormatPrometheus(self->Report()) + FormatProcessPrometheus(ReadProcessStats());
+    });
     if (!ms.ok()) return Status::Error("metrics: " + ms.status().message());
     d->metrics_ = std::move(ms).value();
   }

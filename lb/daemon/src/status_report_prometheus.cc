@@ -8,6 +8,18 @@
 namespace lbd {
 namespace {
 
+// A sample value: integers (counters, byte totals, weights) exactly, other
+// values with 15 significant digits (all a double holds), never 0.10000000000000001.
+std::string Value(double v) {
+  char buf[64];
+  if (v == static_cast<double>(static_cast<int64_t>(v)) && v > -9.0e15 && v < 9.0e15) {
+    std::snprintf(buf, sizeof(buf), "%" PRId64, static_cast<int64_t>(v));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.15g", v);
+  }
+  return buf;
+}
+
 std::string Label(const std::string& service, const ServerReport* server) {
   std::string l = "service=" + JsonString(service);
   if (server != nullptr) l += ",server=" + JsonString(ToString(server->address));
@@ -39,7 +51,8 @@ void AppendHealthPrometheus(std::string& out, const StatusReport& r, const Famil
   for (const ServiceGauge& g : kQuorumFamilies) {
     family(g.name, "gauge", g.help);
     for (const auto& s : r.services) {
-      Appendf(out, "%s{%s} %.17g\n", g.name, Label(s.name, nullptr).c_str(), g.value(s.quorum));
+      Appendf(out, "%s{%s} %s\n", g.name, Label(s.name, nullptr).c_str(),
+              Value(g.value(s.quorum)).c_str());
     }
   }
   family("lbd_real_server_in_table", "gauge",
@@ -78,7 +91,8 @@ void AppendHealthPrometheus(std::string& out, const StatusReport& r, const Famil
     for (const auto& s : r.services) {
       for (const auto& rs : s.servers) {
         if (!rs.check) continue;
-        Appendf(out, "%s{%s} %.17g\n", f.name, Label(s.name, &rs).c_str(), f.value(*rs.check));
+        Appendf(out, "%s{%s} %s\n", f.name, Label(s.name, &rs).c_str(),
+                Value(f.value(*rs.check)).c_str());
       }
     }
   }
@@ -161,6 +175,29 @@ void AppendPacketMetrics(std::string& out, const std::vector<PacketReport>& pack
 
 }  // namespace
 
+std::string FormatProcessPrometheus(const ProcessStats& p) {
+  std::string out;
+  auto one = [&out](const char* name, const char* type, const char* help, double v) {
+    Appendf(out, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", name, help, name, type, name,
+            Value(v).c_str());
+  };
+  Appendf(out,
+          "# HELP lbd_build_info lbd's version.\n# TYPE lbd_build_info gauge\n"
+          "lbd_build_info{version=\"%s\"} 1\n",
+          LBD_VERSION);
+  one("process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.",
+      p.cpu_seconds);
+  one("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+      double(p.resident_bytes));
+  one("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+      double(p.virtual_bytes));
+  one("process_open_fds", "gauge", "Number of open file descriptors.", double(p.open_fds));
+  one("process_max_fds", "gauge", "Maximum number of open file descriptors.", double(p.max_fds));
+  one("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch.",
+      p.start_time_seconds);
+  return out;
+}
+
 std::string FormatPrometheus(const StatusReport& r) {
   std::string out;
   auto family = [&](const char* name, const char* type, const char* help) {
@@ -207,7 +244,7 @@ std::string FormatPrometheus(const StatusReport& r) {
     family(g.name, g.type, g.help);
     for (const auto& s : r.services) {
       for (const auto& rs : s.servers) {
-        Appendf(out, "%s{%s} %.17g\n", g.name, Label(s.name, &rs).c_str(), g.value(rs));
+        Appendf(out, "%s{%s} %s\n", g.name, Label(s.name, &rs).c_str(), Value(g.value(rs)).c_str());
       }
     }
   }
@@ -242,7 +279,7 @@ std::string FormatPrometheus(const StatusReport& r) {
   };
   for (const Counter& c : process) {
     family(c.name, c.type, c.help);
-    Appendf(out, "%s %.17g\n", c.name, c.value);
+    Appendf(out, "%s %s\n", c.name, Value(c.value).c_str());
   }
   family("lbd_resets_by_side_total", "counter",
          "Connections ended by a reset, by the side whose socket failed first.");
@@ -287,7 +324,7 @@ std::string FormatPrometheus(const StatusReport& r) {
   for (const VrrpFamily& f : kVrrpFamilies) {
     family(f.name, f.type, f.help);
     for (const auto& v : r.vrrp) {
-      Appendf(out, "%s{%s} %.17g\n", f.name, VrrpLabel(v).c_str(), f.value(v));
+      Appendf(out, "%s{%s} %s\n", f.name, VrrpLabel(v).c_str(), Value(f.value(v)).c_str());
     }
   }
   family("lbd_vrrp_dropped_total", "counter", "Received packets dropped, by kind.");

@@ -587,6 +587,17 @@ TEST_F(LbdTest, MetricsEndpointServesPrometheusText) {
             std::string::npos);
   EXPECT_NE(r.find("lbd_accept_emfile_total 0\n"), std::string::npos);
   EXPECT_NE(r.find("lbd_connect_retries_total"), std::string::npos);
+  // Build and process families; integers print as integers, not 1.0000000000000000e+00.
+  EXPECT_NE(r.find(std::string("lbd_build_info{version=\"") + LBD_VERSION + "\"} 1\n"),
+            std::string::npos);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r, m, std::regex("\nprocess_open_fds ([0-9]+)\n")));
+  EXPECT_GT(std::stoi(m[1]), 5);
+  ASSERT_TRUE(std::regex_search(r, m, std::regex("\nprocess_resident_memory_bytes ([0-9]+)\n")));
+  EXPECT_GT(std::stoll(m[1]), 1 << 20);
+  ASSERT_TRUE(std::regex_search(r, m, std::regex("\nprocess_start_time_seconds ([0-9.]+)\n")));
+  EXPECT_NEAR(std::stod(m[1]), static_cast<double>(time(nullptr)), 60.0);
+  EXPECT_TRUE(std::regex_search(r, std::regex("\nprocess_cpu_seconds_total [0-9.]+\n")));
   EXPECT_EQ(HttpGet(metrics, "/").rfind("HTTP/1.1 404", 0), 0u);
   EXPECT_EQ(HttpGet(metrics, "/metrics/x").rfind("HTTP/1.1 404", 0), 0u);
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "lbd/conf/config.h"
+#include "lbd/sys/process_stats.h"
 
 namespace lbd {
 
@@ -190,6 +191,9 @@ std::string FormatStatusJson(const StatusReport& r);
 std::string FormatStatsText(const StatusReport& r);
 std::string FormatStatsJson(const StatusReport& r);
 std::string FormatPrometheus(const StatusReport& r);
+// lbd_build_info{version} and the process_* families (cpu, memory, fds, start
+// time), appended to /metrics after FormatPrometheus.
+std::string FormatProcessPrometheus(const ProcessStats& p);
 // `lbctl flows`: the flow lists of `packet` like `ipvsadm -Lnc`, then, when
 // some flows were not listed, one line `(N more flows not listed; --max M)`.
 std::string FormatFlowsText(const std::vector<PacketReport>& packet, size_t max);
