@@ -119,6 +119,10 @@ struct GlobalConfig {
   std::optional<Endpoint> metrics_listen;        // Default: none.
   Duration drain_timeout{30000};                 // Default: 30s.
   std::string log_level = "info";                // debug info warning error. Default: info.
+  // "USER:PASSWORD" that the status page (`/`, `/status.json` on metrics_listen)
+  // asks for with HTTP basic auth, read from the key or from its `file`;
+  // empty = the page is open. Default: none.
+  std::string status_auth;
 };
 
 struct Config {
