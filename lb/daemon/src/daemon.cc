@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "lbd/daemon/status_page.h"
 #include "lbd/sys/log.h"
 
 namespace lbd {
@@ -61,8 +62,13 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config, const Clock
   }
   if (config.global.metrics_listen) {
     Daemon* self = d.get();
-    auto ms = MetricsServer::Create(loop, *config.global.metrics_listen,
-                                    [self] { return FormatPrometheus(self->Report()); });
+    HttpRoutes routes;
+    routes.metrics = [self] { return FormatPrometheus(self->Report()); };
+    routes.status_json = [self] { return FormatStatsJson(self->Report()); };
+    routes.basic_auth = [self] { return self->config_.global.status_auth; };
+    auto ms = MetricsServer::Create(
+        loop, *config.global.metrics_listen,
+        [routes](std::string_view head) { return RespondHttp(head, routes); });
     if (!ms.ok()) return Status::Error("metrics: " + ms.status().message());
     d->metrics_ = std::move(ms).value();
   }
