@@ -204,10 +204,15 @@ std::string Frame(const Json& d, const std::optional<Sample>& previous, Sample* 
            Rate(rates["connections"].Num()).c_str(), Bytes(rates["bytes_in"].Num()).c_str(),
            Bytes(rates["bytes_out"].Num()).c_str(), d["counters"]["accepted"].Num());
   out += line;
-  out +=
-      "Prot LocalAddress:Port Scheduler (Name)              CPS    InBPS   OutBPS   Conns\n"
-      "  -> RemoteAddress:Port   State    Weight ActiveConn InActConn     CPS    InBPS   "
-      "OutBPS   Conns\n";
+  // Columns as ipvsadm -Ln --rate, plus state and totals; the service's
+  // rates line up under its servers'.
+  snprintf(line, sizeof(line), "%-62s %8s %8s %8s %7s\n", "Prot LocalAddress:Port Scheduler (Name)",
+           "CPS", "InBPS", "OutBPS", "Conns");
+  out += line;
+  snprintf(line, sizeof(line), "  -> %-21s %-8s %6s %10s %9s %8s %8s %8s %7s\n",
+           "RemoteAddress:Port", "State", "Weight", "ActiveConn", "InActConn", "CPS", "InBPS",
+           "OutBPS", "Conns");
+  out += line;
   const double dt =
       previous ? std::chrono::duration<double>(sample->time - previous->time).count() : 0;
   for (const Json& svc : d["services"].items) {
@@ -215,7 +220,7 @@ std::string Frame(const Json& d, const std::optional<Sample>& previous, Sample* 
     std::string head = "TCP  " + svc["listen"].string + " " + svc["scheduler"].string + " (" +
                        svc["name"].string + ")";
     if (!svc["quorum"]["up"].Bool()) head += " QUORUM LOST";
-    snprintf(line, sizeof(line), "%-44s %8s %8s %8s %7.0f\n", head.c_str(),
+    snprintf(line, sizeof(line), "%-62s %8s %8s %8s %7.0f\n", head.c_str(),
              Rate(sr["connections"].Num()).c_str(), Bytes(sr["bytes_in"].Num()).c_str(),
              Bytes(sr["bytes_out"].Num()).c_str(), svc["connections"].Num());
     out += line;
@@ -233,7 +238,7 @@ std::string Frame(const Json& d, const std::optional<Sample>& previous, Sample* 
           outb = Bytes((c.bytes_out - it->second.bytes_out) / dt);
         }
       }
-      snprintf(line, sizeof(line), "  -> %-21s %-8s %6.0f %10.0f %9.0f %7s %8s %8s %7.0f\n",
+      snprintf(line, sizeof(line), "  -> %-21s %-8s %6.0f %10.0f %9.0f %8s %8s %8s %7.0f\n",
                s["address"].string.c_str(), State(s), s["weight"].Num(), s["active"].Num(),
                s["inactive"].Num(), cps.c_str(), in.c_str(), outb.c_str(), s["connections"].Num());
       out += line;

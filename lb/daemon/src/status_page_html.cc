@@ -134,8 +134,10 @@ function chart(svg, data, series, fmt, now, opts) {
   const span = small ? 60 : SPAN;
   let max = 0;
   for (const p of data) for (const s of series) max = Math.max(max, p[s.key]);
-  if (max <= 0) max = 1;
-  max *= 1.1;
+  // The axis ends at a round number above the data: 1, 2, 2.5, 5 x 10^k.
+  const p = Math.pow(10, Math.floor(Math.log10(Math.max(max, 1e-9) * 1.05)));
+  max = [1, 2, 2.5, 5, 10].map((m) => m * p).find((m) => m >= max * 1.05) || 10 * p;
+  if (!(max > 0)) max = 1;
   const x = (t) => left + (w - left - right) * (1 - (now - t) / span);
   const y = (v) => top + (h - top - bottom) * (1 - v / max);
   let out = "";
@@ -182,7 +184,7 @@ function sampleServer(key, s, now) {
 }
 
 function checkText(c) {
-  if (!c) return "";
+  if (!c) return "no check";
   const last = c.last ? (c.last.success ? "ok" : "fail") + (c.last.message ? " · " + c.last.message : "") : "no result yet";
   return `${c.type} ${c.up ? "up" : "down"}: ${last}`;
 }
