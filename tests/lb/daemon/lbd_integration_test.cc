@@ -587,7 +587,8 @@ TEST_F(LbdTest, MetricsEndpointServesPrometheusText) {
             std::string::npos);
   EXPECT_NE(r.find("lbd_accept_emfile_total 0\n"), std::string::npos);
   EXPECT_NE(r.find("lbd_connect_retries_total"), std::string::npos);
-  EXPECT_EQ(HttpGet(metrics, "/").rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(HttpGet(metrics, "/nope").rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(HttpGet(metrics, "/").rfind("HTTP/1.1 200", 0), 0u);  // the status page
   EXPECT_EQ(HttpGet(metrics, "/metrics/x").rfind("HTTP/1.1 404", 0), 0u);
 }
 
