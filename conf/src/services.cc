@@ -1,8 +1,12 @@
 // `global:` and `virtual_services:` with their real servers.
+#include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <limits>
 
 #include "lbd/conf/loader.h"
@@ -206,11 +210,51 @@ void ReadService(const Value& value, UniqueSet* names, UniqueSet* addresses,
   }
 }
 
+// `status_auth: USER:PASSWORD` or `status_auth: {file: PATH}` (a file whose
+// first line is USER:PASSWORD). USER is non-empty without ':' (RFC 7617 §2),
+// PASSWORD non-empty; neither has control characters.
+void ReadStatusAuth(const Value& value, std::string* out) {
+  std::string text;
+  const Value* where = &value;
+  std::optional<Value> file;
+  if (value.node().IsMap()) {
+    MapReader map(value, {"file"});
+    file = map.Require("file");
+    if (!file) return;
+    auto path = file->AsString();
+    if (!path) return;
+    errno = 0;
+    std::ifstream in(*path);
+    if (!in || !std::getline(in, text)) {
+      file->Error("cannot read '" + *path + "'" +
+                  (errno != 0 ? ": " + std::string(strerror(errno)) : ""));
+      return;
+    }
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    where = &*file;
+  } else {
+    auto s = value.AsString();
+    if (!s) return;
+    text = *s;
+  }
+  const size_t colon = text.find(':');
+  const bool control = std::any_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size() || control) {
+    where->Error(file ? "the file's first line must be USER:PASSWORD (both non-empty)"
+                      : "expected USER:PASSWORD (both non-empty) or {file: PATH}");
+    return;
+  }
+  *out = std::move(text);
+}
+
 }  // namespace
 
 void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
-  MapReader map(value, {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level",
-                        "log", "user", "group", "control_socket_mode", "control_socket_group"});
+  MapReader map(value,
+                {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level", "log",
+                 "user", "group", "control_socket_mode", "control_socket_group", "status_auth"});
   map.Read("workers", &out->workers, 0, kMaxWorkers);
   if (map.Read("control_socket", &out->control_socket) &&
       out->control_socket.size() > kMaxSocketPath) {
@@ -251,6 +295,7 @@ void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
       out->control_socket_mode = static_cast<unsigned>(bits);
     }
   }
+  if (auto auth = map.Get("status_auth")) ReadStatusAuth(*auth, &out->status_auth);
 }
 
 void ReadServices(const Value& value, UniqueSet* addresses,

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "conf_test_util.h"
 #include "lbsched/endpoint.h"
@@ -248,7 +249,7 @@ global:
               ElementsAre("t.yaml:2:3: global: unknown key 'worker' (did you mean 'workers'?); "
                           "allowed: workers, control_socket, metrics_listen, drain_timeout, "
                           "log_level, log, user, group, control_socket_mode, "
-                          "control_socket_group"));
+                          "control_socket_group, status_auth"));
   EXPECT_THAT(
       Errors(R"(
 virtual_services:
@@ -645,6 +646,39 @@ TEST(LoaderTest, ToStrings) {
   EXPECT_STREQ(ToString(HealthCheckType::kHttp), "http");
   EXPECT_STREQ(ToString(HealthCheckType::kExec), "exec");
   EXPECT_EQ((ConfigError{"f.yaml", 3, 7, "boom"}).ToString(), "f.yaml:3:7: boom");
+}
+
+TEST(LoaderTest, StatusAuthFromTheKeyOrAFile) {
+  EXPECT_EQ(Load("global: {status_auth: admin:s3cr:et}\n").config->global.status_auth,
+            "admin:s3cr:et");
+  EXPECT_EQ(Load("global: {}\n").config->global.status_auth, "");
+  const std::string file = ::testing::TempDir() + "/status_auth";
+  {
+    std::ofstream out(file);
+    out << "ops:pa ss\r\nignored\n";
+  }
+  EXPECT_EQ(Load("global:\n  status_auth: {file: " + file + "}\n").config->global.status_auth,
+            "ops:pa ss");
+  EXPECT_THAT(Errors(R"(
+global:
+  status_auth: admin
+)"),
+              ElementsAre("t.yaml:2:16: global.status_auth: expected USER:PASSWORD (both "
+                          "non-empty) or {file: PATH}"));
+  EXPECT_THAT(Errors("global:\n  status_auth: ':x'\n"), SizeIs(1));
+  EXPECT_THAT(Errors("global:\n  status_auth: 'x:'\n"), SizeIs(1));
+  EXPECT_THAT(Errors("global:\n  status_auth: {file: /nonexistent/auth}\n"),
+              ElementsAre("t.yaml:2:23: global.status_auth.file: cannot read "
+                          "'/nonexistent/auth': No such file or directory"));
+  EXPECT_THAT(Errors("global:\n  status_auth: {path: x}\n"), SizeIs(2));
+  {
+    std::ofstream out(file);
+    out << "nocolon\n";
+  }
+  EXPECT_THAT(Errors("global:\n  status_auth: {file: " + file + "}\n"),
+              ElementsAre(HasSubstr("global.status_auth.file: the file's first line must be "
+                                    "USER:PASSWORD")));
+  std::filesystem::remove(file);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "lbd/daemon/status_page.h"
 #include "lbd/sys/log.h"
 #include "lbd/sys/socket.h"
 #include "lbd/sys/systemd.h"
@@ -96,9 +97,15 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config, const Clock
   }
   if (config.global.metrics_listen) {
     Daemon* self = d.get();
-    auto ms = MetricsServer::Create(loop, *config.global.metrics_listen, [self] {
+    HttpRoutes routes;
+    routes.metrics = [self] {
       return FormatPrometheus(self->Report()) + FormatProcessPrometheus(ReadProcessStats());
-    });
+    };
+    routes.status_json = [self] { return FormatStatsJson(self->Report()); };
+    routes.basic_auth = [self] { return self->config_.global.status_auth; };
+    auto ms = MetricsServer::Create(
+        loop, *config.global.metrics_listen,
+        [routes](std::string_view head) { return RespondHttp(head, routes); });
     if (!ms.ok()) return Status::Error("metrics: " + ms.status().message());
     d->metrics_ = std::move(ms).value();
   }

@@ -81,6 +81,7 @@ Status Daemon::Reload() {
     }
   }
   config_.global.drain_timeout = next.global.drain_timeout;
+  config_.global.status_auth = next.global.status_auth;  // the status page asks each request
   if (plan.log_level_changed) {
     SetLogLevel(next.global.log_level);
     config_.global.log_level = next.global.log_level;

@@ -5,6 +5,10 @@
 #include "lbd/daemon/control_client.h"
 #include "lbd/daemon/control_protocol.h"
 
+namespace lbd {
+int RunTop(const std::string& socket_path, int argc, char** argv);  // lbctl_top.cc
+}  // namespace lbd
+
 namespace {
 
 constexpr const char* kDefaultSocket = "/run/lbd/lbd.sock";
@@ -22,6 +26,7 @@ void Usage(FILE* out) {
           "  enable SVC IP:PORT       clear a maintenance 'down'\n"
           "  disable SVC IP:PORT      mark a real server down for maintenance\n"
           "  reload                   re-read the configuration file\n"
+          "  top [--interval S] [--iterations N]  live view with rates; q quits\n"
           "  -s SOCKET                control socket (default %s)\n",
           kDefaultSocket);
 }
@@ -39,6 +44,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       socket_path = argv[++i];
+    } else if (line.empty() && a == "top") {
+      return lbd::RunTop(socket_path, argc - i - 1, argv + i + 1);
     } else if (line.empty() && (a == "-h" || a == "--help")) {
       Usage(stdout);
       return 0;

@@ -46,17 +46,17 @@ std::string MetricsHttpResponse(std::string_view head, const std::string& metric
 }
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::Create(struct ev_loop* loop, Endpoint listen,
-                                                             Render render) {
+                                                             Handler handler) {
   auto fd = OpenTcpListener(listen, /*reuse_port=*/false, 64);
   if (!fd.ok()) return fd.status();
-  return std::unique_ptr<MetricsServer>(new MetricsServer(loop, listen, *fd, std::move(render)));
+  return std::unique_ptr<MetricsServer>(new MetricsServer(loop, listen, *fd, std::move(handler)));
 }
 
-MetricsServer::MetricsServer(struct ev_loop* loop, Endpoint listen, int fd, Render render)
+MetricsServer::MetricsServer(struct ev_loop* loop, Endpoint listen, int fd, Handler handler)
     : loop_(loop),
       listen_(listen),
       fd_(fd),
-      render_(std::move(render)),
+      handler_(std::move(handler)),
       acceptor_(loop, fd, [this](int client_fd) { Accepted(client_fd); }) {}
 
 MetricsServer::~MetricsServer() {
@@ -127,7 +127,7 @@ void MetricsServer::OnClient(struct ev_loop*, ev_io* w, int revents) {
 }
 
 void MetricsServer::Respond(Client& c) {
-  c.out = MetricsHttpResponse(c.in, c.in.find(" /metrics") != std::string::npos ? render_() : "");
+  c.out = handler_(c.in);
   c.responded = true;
 }
 

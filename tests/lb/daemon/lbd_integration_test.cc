@@ -598,7 +598,8 @@ TEST_F(LbdTest, MetricsEndpointServesPrometheusText) {
   ASSERT_TRUE(std::regex_search(r, m, std::regex("\nprocess_start_time_seconds ([0-9.]+)\n")));
   EXPECT_NEAR(std::stod(m[1]), static_cast<double>(time(nullptr)), 60.0);
   EXPECT_TRUE(std::regex_search(r, std::regex("\nprocess_cpu_seconds_total [0-9.]+\n")));
-  EXPECT_EQ(HttpGet(metrics, "/").rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(HttpGet(metrics, "/nope").rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(HttpGet(metrics, "/").rfind("HTTP/1.1 200", 0), 0u);  // the status page
   EXPECT_EQ(HttpGet(metrics, "/metrics/x").rfind("HTTP/1.1 404", 0), 0u);
 }
 

@@ -128,6 +128,10 @@ struct GlobalConfig {
   // as, keeping only the capabilities its modes need. Default: stay as started.
   std::string user;
   std::string group;
+  // "USER:PASSWORD" that the status page (`/`, `/status.json` on metrics_listen)
+  // asks for with HTTP basic auth, read from the key or from its `file`;
+  // empty = the page is open. Default: none.
+  std::string status_auth;
 };
 
 struct Config {

@@ -1,10 +1,11 @@
 // Internal header of lbd_daemon.
 //
-// MetricsServer: a minimal HTTP/1.x server on the control loop that answers
-// GET /metrics with the Prometheus text format (version 0.0.4) produced by a
-// callback, 404 for any other path, 405 for other methods, 400 for garbage.
-// One request per connection (Connection: close); requests are capped at
-// 8 KiB and 5 s; at most 64 clients at once.
+// MetricsServer: a minimal HTTP/1.x server on the control loop that hands
+// each request head to a callback for the whole response: the daemon passes
+// status_page.h's RespondHttp (GET /metrics with the Prometheus text format
+// (version 0.0.4), the status page, 404 for any other path, 405 for other
+// methods, 400 for garbage). One request per connection (Connection: close);
+// requests are capped at 8 KiB and 5 s; at most 64 clients at once.
 //
 // Thread-safety: none; the control loop's thread only.
 #ifndef LBD_DAEMON_METRICS_SERVER_H_
@@ -16,6 +17,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "lbd/daemon/accept_watcher.h"
 #include "lbsched/endpoint.h"
@@ -25,10 +27,11 @@ namespace lbd {
 
 class MetricsServer {
  public:
-  using Render = std::function<std::string()>;
+  // The whole response to one request head.
+  using Handler = std::function<std::string(std::string_view request_head)>;
 
   static Result<std::unique_ptr<MetricsServer>> Create(struct ev_loop* loop, Endpoint listen,
-                                                       Render render);
+                                                       Handler handler);
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
   ~MetricsServer();
@@ -46,7 +49,7 @@ class MetricsServer {
     bool responded = false;
   };
 
-  MetricsServer(struct ev_loop* loop, Endpoint listen, int fd, Render render);
+  MetricsServer(struct ev_loop* loop, Endpoint listen, int fd, Handler handler);
   void Accepted(int fd);
   static void OnClient(struct ev_loop* loop, ev_io* w, int revents);
   static void OnTimeout(struct ev_loop* loop, ev_timer* w, int revents);
@@ -56,7 +59,7 @@ class MetricsServer {
   struct ev_loop* loop_;
   Endpoint listen_;
   int fd_;
-  Render render_;
+  Handler handler_;
   AcceptWatcher acceptor_;
   std::list<Client> clients_;
 };
