@@ -4,10 +4,13 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <exception>
+#include <optional>
+#include <sstream>
 #include <system_error>
 
 #include "sections.h"
@@ -30,21 +33,89 @@ Config ReadConfig(const Value& root) {
 
 }  // namespace conf_internal
 
+namespace {
+
+// What one document of the stream held, from the parser's events.
+class DocumentProbe : public YAML::EventHandler {
+ public:
+  bool empty() const { return empty_; }
+  const YAML::Mark& mark() const { return mark_; }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Node(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Node(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Node(mark, false);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  // The document's root is its first node.
+  void Node(const YAML::Mark& mark, bool null) {
+    if (seen_) return;
+    seen_ = true;
+    empty_ = null;
+    mark_ = mark;
+  }
+  bool seen_ = false;
+  bool empty_ = true;
+  YAML::Mark mark_ = YAML::Mark::null_mark();
+};
+
+// Checks that the stream holds one document (empty ones after it are fine).
+// Not YAML::LoadAll: on a token its parser cannot place (a ',' outside a flow
+// collection) yaml-cpp 0.7 reports an empty document without consuming
+// anything, so LoadAll loops for ever, allocating (jbeder/yaml-cpp#1040,
+// fixed upstream by #1319). An empty document at the same place as the one
+// before it is that case, reported as a syntax error.
+void CheckOneDocument(const std::string& yaml, conf_internal::Diagnostics* diagnostics) {
+  std::istringstream input(yaml);
+  YAML::Parser parser(input);
+  std::optional<YAML::Mark> last_empty;
+  for (size_t i = 0;; ++i) {
+    DocumentProbe probe;
+    if (!parser.HandleNextDocument(probe)) return;
+    const YAML::Mark& mark = probe.mark();
+    if (probe.empty()) {
+      if (last_empty && last_empty->pos == mark.pos) {
+        diagnostics->Error(conf_internal::ToSourceMark(mark), "syntax error: unexpected token");
+        return;
+      }
+      last_empty = mark;
+      continue;
+    }
+    last_empty.reset();
+    if (i > 0) {
+      diagnostics->Error(conf_internal::ToSourceMark(mark),
+                         "the file holds more than one YAML document; lbd reads one");
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 LoadResult LoadConfigString(std::string_view yaml, const std::string& file_name) {
   using conf_internal::Diagnostics;
   using conf_internal::ToSourceMark;
   LoadResult result;
   Diagnostics diagnostics(file_name);
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+    const std::string text(yaml);
     // A trailing "---" opens an empty document: harmless, so not an error.
-    for (size_t i = 1; i < documents.size(); ++i) {
-      if (documents[i].IsNull()) continue;
-      diagnostics.Error(ToSourceMark(documents[i].Mark()),
-                        "the file holds more than one YAML document; lbd reads one");
-      break;
-    }
-    YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
+    CheckOneDocument(text, &diagnostics);
+    YAML::Node root = YAML::Load(text);  // the first document
     Config config = conf_internal::ReadConfig(conf_internal::Value(root, "", &diagnostics));
     if (diagnostics.empty()) {
       config.file = file_name;

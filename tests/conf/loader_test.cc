@@ -236,6 +236,18 @@ TEST(LoaderTest, TopLevelMustBeAMappingOfOneDocument) {
   EXPECT_THAT(Errors("global: {}\n---\n"), IsEmpty());
 }
 
+// yaml-cpp 0.7's LoadAll never returns on a token its parser cannot place
+// (found by tests/fuzz: fuzz_conf; regression inputs in tests/fuzz/regressions).
+TEST(LoaderTest, StrayTokenIsASyntaxErrorNotAnEndlessLoop) {
+  EXPECT_THAT(Errors(","), ElementsAre("t.yaml:1:1: syntax error: unexpected token"));
+  EXPECT_THAT(Errors("global: {}\n---\n,\n"),
+              ElementsAre("t.yaml:3:1: syntax error: unexpected token"));
+  EXPECT_THAT(Errors("global: {}\n...\n, x\n"),
+              ElementsAre("t.yaml:3:1: syntax error: unexpected token"));
+  EXPECT_THAT(Errors("global: {}\n---\n---\nglobal: {}\n"),
+              ElementsAre(StartsWith("t.yaml:4:1: the file holds more than one YAML document")));
+}
+
 TEST(LoaderTest, UnknownKeysAtEveryLevelNameTheKeyAndTheAllowedOnes) {
   EXPECT_THAT(Errors(R"(
 globals: {}
