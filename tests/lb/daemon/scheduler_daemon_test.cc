@@ -272,11 +272,11 @@ TEST_F(SchedulerDaemonTest, EwmaMovesNewConnectionsAwayFromASlowServer) {
       "ewma, 3 servers, %d closed-loop clients; b1's first byte +50 ms from t=0:\n"
       "  b1 share of new connections: %.1f%% of %d in the second before, %.1f%% of %d from "
       "t+1s to t+3s\n"
-      "  share below %.0f%% in every later 250 ms window from t+%lld ms; %d new connections "
+      "  share below %.0f%% in every later 250 ms window from %s; %d new connections "
       "to b1 after t, the last at t+%lld ms\n"
       "  latency_ms at t+3s: b0 %.3f b1 %.3f b2 %.3f\n",
       kClients, before * 100, n_before, after * 100, n_after, kBound * 100,
-      drop ? static_cast<long long>(drop->count()) : -1LL, slow_after,
+      drop ? ("t+" + std::to_string(drop->count()) + " ms").c_str() : "never", slow_after,
       static_cast<long long>(last_slow.count()), latency.at(b0), latency.at(b1), latency.at(b2));
   const double noise_ms = std::max(latency.at(b0), latency.at(b2));
   if (n_before < 600 || noise_ms > 25) {
