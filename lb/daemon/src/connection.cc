@@ -4,8 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 
 #include "lbd/daemon/worker_context.h"
@@ -32,6 +34,7 @@ void Connection::Start(WorkerContext& context, int client_fd, Endpoint client,
   client_events_ = server_events_ = 0;
   sorry_ = counted_ = active_ = false;
   attempts_ = 1;
+  first_byte_ = FirstByte::kDone;
   c2s_ = Direction{};
   s2c_ = Direction{};
   runtime_ = entry.runtime;
@@ -94,6 +97,7 @@ void Connection::ConnectTo(Endpoint target) {
   SetNoDelay(server_fd_);
   ev_io_init(&server_io_, OnServerIo, server_fd_, 0);
   server_io_.data = this;
+  if (server_) signal_stamp_ns_ = SteadyNow().count();
   sockaddr_in sa = ToSockaddr(target);
   if (connect(server_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0) {
     OnEstablished();
@@ -120,6 +124,12 @@ void Connection::OnConnectFailed(int err) {
   ProcessCounters& counters = ctx_->counters;
   ProcessCounters::Inc(counters.connect_failures);
   Endpoint failed = sorry_ ? Endpoint{} : server_->endpoint();
+  if (!sorry_ && server_fd_ >= 0) {
+    // A failed connect is a sample as bad as a timed-out one, so that ewma
+    // stops sending there before a health check notices.
+    server_->ReportLatency(std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(connect_timeout_)));
+  }
   if (server_fd_ >= 0) {
     SetEvents(server_io_, server_fd_, server_events_, 0);
     close(server_fd_);
@@ -180,6 +190,12 @@ void Connection::OnConnectFailed(int err) {
 void Connection::OnEstablished() {
   state_ = State::kRelaying;
   if (server_) {
+    const int64_t now = SteadyNow().count();
+    const int64_t connect_ns = now - signal_stamp_ns_;
+    server_->ReportLatency(std::chrono::nanoseconds(connect_ns));
+    connect_us_ = static_cast<uint32_t>(std::clamp<int64_t>(connect_ns / 1000, 0, UINT32_MAX));
+    signal_stamp_ns_ = now;
+    first_byte_ = FirstByte::kEstablished;
     server_->ConnectionActivated();
     active_ = true;
     if (server_stats_) server_stats_->connections.fetch_add(1, std::memory_order_relaxed);
@@ -191,6 +207,22 @@ void Connection::OnEstablished() {
   ev_timer_again(ctx_->loop, &timer_);
   c2s_.want_read = s2c_.want_read = true;
   Relay();
+}
+
+void Connection::TrackFirstByte(uint64_t in, uint64_t out) {
+  if (out > 0) {
+    const int64_t waited = SteadyNow().count() - signal_stamp_ns_;
+    server_->ReportLatency(std::chrono::microseconds(connect_us_) +
+                           std::chrono::nanoseconds(waited));
+    first_byte_ = FirstByte::kDone;
+  } else if (in > 0) {
+    // Bytes the client sent before the connect completed go out in
+    // OnEstablished()'s round: the request started at the establish.
+    if (first_byte_ == FirstByte::kWaitRequest) signal_stamp_ns_ = SteadyNow().count();
+    first_byte_ = FirstByte::kWaitResponse;
+  } else if (first_byte_ == FirstByte::kEstablished) {
+    first_byte_ = FirstByte::kWaitRequest;
+  }
 }
 
 // Like HAProxy's splice-auto: a direction relays with recv/send until a read
@@ -335,6 +367,7 @@ void Connection::Relay() {
     client_failed = r == PumpResult::kDestinationError;
   }
   const bool failed = r != PumpResult::kOk;
+  if (first_byte_ != FirstByte::kDone) TrackFirstByte(in, out);
   if (in + out > 0) {
     last_activity_ = ev_now(ctx_->loop);
     if (in > 0) {

@@ -33,7 +33,8 @@ Rates RateWindow::Rate() const {
 namespace {
 
 ServerReport ServerReportOf(const std::string& service, const RealServer& rs,
-                            const ServerState* state, const HealthMonitor* health) {
+                            const ServerState* state, const HealthMonitor* health,
+                            bool has_latency) {
   const bool held = state != nullptr && state->held != nullptr;
   ServerReport sr;
   sr.address = rs.endpoint();
@@ -49,6 +50,7 @@ ServerReport ServerReportOf(const std::string& service, const RealServer& rs,
     sr.bytes_out = state->stats->bytes_out.load();
   }
   if (health != nullptr) sr.check = health->CheckReport(service, sr.address);
+  if (has_latency) sr.latency_seconds = rs.LatencyEstimate() * 1e-9;
   return sr;
 }
 
@@ -67,8 +69,11 @@ ServiceReport ServiceReportOf(const ServiceState& st, const ReportSources& from)
   if (auto it = from.service_rates.find(s.name); it != from.service_rates.end()) {
     s.rates = it->second.Rate();
   }
+  // Only the proxy relay feeds the latency signal (connection.h).
+  const bool has_latency = s.forwarding == Forwarding::kProxy;
   for (const auto& rs : service.Servers()) {
-    s.servers.push_back(ServerReportOf(s.name, *rs, st.FindServer(rs->endpoint()), from.health));
+    s.servers.push_back(
+        ServerReportOf(s.name, *rs, st.FindServer(rs->endpoint()), from.health, has_latency));
   }
   std::vector<const ServerState*> held;
   for (const auto& state : st.servers) {
@@ -77,7 +82,7 @@ ServiceReport ServiceReportOf(const ServiceState& st, const ReportSources& from)
   std::sort(held.begin(), held.end(),
             [](const ServerState* a, const ServerState* b) { return a->address < b->address; });
   for (const ServerState* state : held) {
-    s.servers.push_back(ServerReportOf(s.name, *state->held, state, from.health));
+    s.servers.push_back(ServerReportOf(s.name, *state->held, state, from.health, has_latency));
   }
   QuorumReport& q = s.quorum;
   q.up = from.health == nullptr || from.health->HasQuorum(s.name);

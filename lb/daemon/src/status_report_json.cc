@@ -81,7 +81,11 @@ std::string FormatStatusJson(const StatusReport& r) {
               rs.up ? "true" : "false", rs.disabled ? "true" : "false", rs.connections, rs.bytes_in,
               rs.bytes_out);
       AppendHealthJson(out, rs);
-      out += '}';
+      if (rs.latency_seconds) {
+        Appendf(out, ",\"latency_ms\":%.3f}", *rs.latency_seconds * 1e3);
+      } else {
+        out += ",\"latency_ms\":null}";
+      }
     }
     const QuorumReport& q = s.quorum;
     Appendf(out,

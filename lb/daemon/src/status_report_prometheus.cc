@@ -248,6 +248,16 @@ std::string FormatPrometheus(const StatusReport& r) {
       }
     }
   }
+  family("lbd_real_server_latency_seconds", "gauge",
+         "Peak-EWMA latency estimate from connect and first-byte times (proxy services; what "
+         "ewma schedules by).");
+  for (const auto& s : r.services) {
+    for (const auto& rs : s.servers) {
+      if (!rs.latency_seconds) continue;
+      Appendf(out, "lbd_real_server_latency_seconds{%s} %.9g\n", Label(s.name, &rs).c_str(),
+              *rs.latency_seconds);
+    }
+  }
   AppendHealthPrometheus(out, r, family);
   const ProcessReport& p = r.process;
   struct Counter {

@@ -475,5 +475,31 @@ TEST(Flows, WriterMakesTheSameListingInBoundedParts) {
   EXPECT_EQ((*j)["total"].number(), 2 * FlowsWriter::kFlowsPerPart + 32);
 }
 
+TEST(StatusJson, LatencyOfProxyServersOnlyAndNotInTheTable) {
+  StatusReport r = Sample();
+  r.services[0].servers[0].latency_seconds = 0.0123456;
+  r.services[0].servers[1].latency_seconds = 0.0;
+  auto j = lbtest::JsonParser::Parse(FormatStatusJson(r));
+  ASSERT_TRUE(j);
+  const auto& servers = (*j)["services"].array().at(0)["servers"].array();
+  EXPECT_EQ(servers.at(0)["latency_ms"].number(), 12.346);
+  EXPECT_EQ(servers.at(1)["latency_ms"].number(), 0);
+  // No signal (nat/dr/tun): null.
+  auto plain = lbtest::JsonParser::Parse(FormatStatusJson(Sample()));
+  ASSERT_TRUE(plain);
+  EXPECT_TRUE(std::holds_alternative<std::nullptr_t>(
+      (*plain)["services"].array().at(0)["servers"].array().at(0)["latency_ms"].v));
+  EXPECT_EQ(FormatStatusText(r), FormatStatusText(Sample()));
+  std::string m = FormatPrometheus(r);
+  EXPECT_NE(m.find("# TYPE lbd_real_server_latency_seconds gauge\n"
+                   "lbd_real_server_latency_seconds{service=\"shop\",server=\"127.0.0.1:9001\"} "
+                   "0.0123456\n"
+                   "lbd_real_server_latency_seconds{service=\"shop\",server=\"127.0.0.1:9002\"} 0\n"
+                   "# HELP"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(FormatPrometheus(Sample()).find("lbd_real_server_latency_seconds{"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace lbd

@@ -62,6 +62,11 @@ struct ServerReport {
   // inhibit_on_failure: false (listed with up = false).
   bool in_table = true;
   std::optional<HealthCheckReport> check;  // none: no check configured
+  // The peak-EWMA latency estimate (RealServer::LatencyEstimate(): connect
+  // and first-byte times, see connection.h), decayed to when the report was
+  // taken; 0 before the first sample. None for nat/dr/tun services, which
+  // have no signal.
+  std::optional<double> latency_seconds;
 };
 
 // keepalived's quorum of one service (sum of the weights of live servers).
