@@ -16,6 +16,9 @@ constexpr std::array<std::string_view, 4> kSchedulerFlags = {"port", "fallback",
 constexpr int64_t kMaxChoices = 64;  // SchedulerOptions::choices
 constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warning", "error"};
 constexpr int kMaxWorkers = 1024;
+// Two descriptors per connection: above fs.nr_open's ceiling (2^30) / 2 no
+// process could hold them.
+constexpr int kMaxMaxconn = 1 << 29;
 constexpr int kMaxWeight = 65535;  // ipvsadm's limit
 constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
 constexpr int64_t kMaxUint32 = std::numeric_limits<uint32_t>::max();
@@ -196,9 +199,10 @@ void ReadService(const Value& value, UniqueSet* names, UniqueSet* addresses,
 }  // namespace
 
 void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
-  MapReader map(value,
-                {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level"});
+  MapReader map(value, {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level",
+                        "maxconn"});
   map.Read("workers", &out->workers, 0, kMaxWorkers);
+  map.Read("maxconn", &out->maxconn, 0, kMaxMaxconn);
   if (map.Read("control_socket", &out->control_socket) &&
       out->control_socket.size() > kMaxSocketPath) {
     map.Get("control_socket")

@@ -119,6 +119,10 @@ struct GlobalConfig {
   std::optional<Endpoint> metrics_listen;        // Default: none.
   Duration drain_timeout{30000};                 // Default: 30s.
   std::string log_level = "info";                // debug info warning error. Default: info.
+  // Client connections all workers hold at once (proxy services); at the cap
+  // the workers stop accepting until one ends. 0 = derived from the
+  // descriptor limit at start (conf/README.md has the formula). Default: 0.
+  int maxconn = 0;
 };
 
 struct Config {
