@@ -33,6 +33,9 @@ bool ValidAccountName(std::string_view name) {
   return true;
 }
 constexpr int kMaxWorkers = 1024;
+// Two descriptors per connection: above fs.nr_open's ceiling (2^30) / 2 no
+// process could hold them.
+constexpr int kMaxMaxconn = 1 << 29;
 constexpr int kMaxWeight = 65535;  // ipvsadm's limit
 constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
 constexpr int64_t kMaxUint32 = std::numeric_limits<uint32_t>::max();
@@ -252,10 +255,11 @@ void ReadStatusAuth(const Value& value, std::string* out) {
 }  // namespace
 
 void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
-  MapReader map(value,
-                {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level", "log",
-                 "user", "group", "control_socket_mode", "control_socket_group", "status_auth"});
+  MapReader map(value, {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level",
+                        "log", "user", "group", "control_socket_mode", "control_socket_group",
+                        "status_auth", "maxconn"});
   map.Read("workers", &out->workers, 0, kMaxWorkers);
+  map.Read("maxconn", &out->maxconn, 0, kMaxMaxconn);
   if (map.Read("control_socket", &out->control_socket) &&
       out->control_socket.size() > kMaxSocketPath) {
     map.Get("control_socket")

@@ -134,10 +134,11 @@ class HealthCheckerImpl final : public HealthChecker {
     }
     const uint64_t id = state_.BeginAttempt(now_());
     probe_ = NewProbe();
-    Status started = probe_->Start([this, id](ProbeResult r) { OnProbeDone(id, std::move(r)); });
-    if (!started.ok()) {
+    std::optional<ProbeResult> ended =
+        probe_->Start([this, id](ProbeResult r) { OnProbeDone(id, std::move(r)); });
+    if (ended) {
       Retire();
-      return Complete(id, ProbeResult{false, started.message(), std::nullopt});
+      return Complete(id, std::move(*ended));
     }
     // ev_timer counts from the loop's cached time, which is older than the
     // attempt's start by however long this loop iteration has run; refresh
@@ -170,14 +171,17 @@ class HealthCheckerImpl final : public HealthChecker {
 
   void Complete(uint64_t id, ProbeResult r) {
     const nanoseconds now = now_();
-    const HealthState::Outcome outcome = state_.OnResult(id, r.success, now);
+    const bool unknown = r.unknown && !r.success;
+    const HealthState::Outcome outcome =
+        unknown ? state_.OnUnknown(id, now) : state_.OnResult(id, r.success, now);
     if (!outcome.accepted) return;
     ++checks_;
     CheckResult result;
     result.success = r.success;
+    result.unknown = unknown;
     result.latency = now - state_.attempt_start();
-    result.message = std::move(r.message);
-    result.weight = r.weight;
+    result.message = unknown ? "unknown: " + std::move(r.message) : std::move(r.message);
+    result.weight = unknown ? std::nullopt : r.weight;
     ArmNext();
     // The callbacks may destroy us: touch nothing after one that did.
     bool destroyed = false;

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cerrno>
 #include <string>
 #include <utility>
 
@@ -16,15 +17,24 @@ class ExecProbe final : public Probe {
   ExecProbe(struct ev_loop* loop, Endpoint server, const CheckOptions& cfg)
       : loop_(loop), server_(server), command_(cfg.command), dynamic_weight_(cfg.dynamic_weight) {}
 
-  Status Start(Done done) override {
+  std::optional<ProbeResult> Start(Done done) override {
     done_ = std::move(done);
+    errno = 0;
     auto child = Subprocess::Spawn(
         loop_, command_,
         {{"LBD_RS_IP", Ipv4ToString(server_.ip)}, {"LBD_RS_PORT", std::to_string(server_.port)}},
         [this](int status) { OnExit(status); });
-    if (!child.ok()) return child.status();
+    if (!child.ok()) {
+      // Spawn's last failing call (clone: EAGAIN, ENOMEM; the pidfd: EMFILE)
+      // left its errno.
+      const int err = errno;
+      done_ = nullptr;
+      ProbeResult r{false, child.status().message(), std::nullopt};
+      r.unknown = IsLocalResourceError(err);
+      return r;
+    }
     child_ = std::move(child).value();
-    return Status::Ok();
+    return std::nullopt;
   }
 
   // The child is killed; it stays watched until the kernel has reaped it.

@@ -32,6 +32,15 @@ uint64_t HealthState::BeginAttempt(std::chrono::nanoseconds now) {
   return attempt_;
 }
 
+HealthState::Outcome HealthState::OnUnknown(uint64_t attempt, std::chrono::nanoseconds now) {
+  Outcome outcome;
+  if (!in_flight_ || attempt != attempt_) return outcome;
+  in_flight_ = false;
+  outcome.accepted = true;
+  next_attempt_ = std::max(next_attempt_, now);
+  return outcome;
+}
+
 HealthState::Outcome HealthState::OnResult(uint64_t attempt, bool success,
                                            std::chrono::nanoseconds now) {
   Outcome outcome;

@@ -29,16 +29,25 @@ struct ProbeResult {
   bool success = false;
   std::string message;
   std::optional<int> weight;
+  // The check could not run for lack of local resources (EMFILE, ENFILE,
+  // ENOBUFS, ENOMEM, no local port, no process): says nothing of the server.
+  bool unknown = false;
 };
+
+// Errors of socket(), connect() or fork that mean "this host is out of
+// something", not "the server failed": EMFILE, ENFILE, ENOBUFS, ENOMEM, and
+// EAGAIN/EADDRNOTAVAIL (no process slot, no ephemeral port).
+bool IsLocalResourceError(int err);
 
 class Probe {
  public:
   using Done = std::function<void(ProbeResult)>;
 
   virtual ~Probe() = default;
-  // Starts the attempt. An error here (no socket, no process) is the
-  // attempt's failure; `done` is then never called.
-  virtual Status Start(Done done) = 0;
+  // Starts the attempt. A result returned here (no socket, no process) ends
+  // the attempt at once, `unknown` when for lack of local resources; `done`
+  // is then never called.
+  virtual std::optional<ProbeResult> Start(Done done) = 0;
   // Stops the attempt (the deadline passed); `done` will not be called.
   virtual void Cancel() = 0;
   // Whether the probe still holds something that is being released (a killed

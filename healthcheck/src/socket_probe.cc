@@ -31,10 +31,30 @@ void SocketProbe::Close() {
   done_ = nullptr;
 }
 
-Status SocketProbe::Start(Done done) {
+bool IsLocalResourceError(int err) {
+  switch (err) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+    case EAGAIN:
+    case EADDRNOTAVAIL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::optional<ProbeResult> SocketProbe::Start(Done done) {
   done_ = std::move(done);
   fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) return Status::Error(std::string("socket: ") + std::strerror(errno));
+  if (fd_ < 0) {
+    const int err = errno;
+    done_ = nullptr;
+    ProbeResult r{false, std::string("socket: ") + std::strerror(err), std::nullopt};
+    r.unknown = IsLocalResourceError(err);
+    return r;
+  }
   sockaddr_in sa;
   std::memset(&sa, 0, sizeof(sa));
   sa.sin_family = AF_INET;
@@ -50,7 +70,7 @@ Status SocketProbe::Start(Done done) {
     pending_error_ = errno;  // ECONNREFUSED on loopback comes here; report from the loop
     ev_timer_start(loop_, &immediate_);
   }
-  return Status::Ok();
+  return std::nullopt;
 }
 
 void SocketProbe::Watch(int events) {
@@ -60,13 +80,20 @@ void SocketProbe::Watch(int events) {
 }
 
 void SocketProbe::Finish(bool success, std::string message) {
+  Report(ProbeResult{success, std::move(message), std::nullopt});
+}
+
+void SocketProbe::Report(ProbeResult r) {
   Done done = std::move(done_);
   Close();
-  if (done) done(ProbeResult{success, std::move(message), std::nullopt});
+  if (done) done(std::move(r));
 }
 
 void SocketProbe::FinishErrno(const char* op, int err) {
-  Finish(false, std::string(op) + ": " + std::strerror(err));
+  ProbeResult r{false, std::string(op) + ": " + std::strerror(err), std::nullopt};
+  const std::string_view o(op);
+  r.unknown = (o == "socket" || o == "connect") && IsLocalResourceError(err);
+  Report(std::move(r));
 }
 
 void SocketProbe::OnStartIdle(struct ev_loop* /*loop*/, ev_timer* w, int /*revents*/) {

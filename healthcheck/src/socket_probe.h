@@ -22,7 +22,7 @@ class SocketProbe : public Probe {
   SocketProbe(struct ev_loop* loop, Endpoint address);
   ~SocketProbe() override;
 
-  Status Start(Done done) final;
+  std::optional<ProbeResult> Start(Done done) final;
   void Cancel() final { Close(); }
 
  protected:
@@ -35,7 +35,8 @@ class SocketProbe : public Probe {
   // Closes the socket and reports; nothing of `this` may be used afterwards
   // (the checker may destroy the probe from `done`).
   void Finish(bool success, std::string message);
-  // "op: strerror(err)" as a failure.
+  // "op: strerror(err)" as a failure, or as unknown when `err` is a local
+  // resource error of socket() or connect().
   void FinishErrno(const char* op, int err);
   int fd() const { return fd_; }
   struct ev_loop* loop() const {
@@ -47,6 +48,7 @@ class SocketProbe : public Probe {
   static void OnIo(struct ev_loop* loop, ev_io* w, int revents);
   static void OnStartIdle(struct ev_loop* loop, ev_timer* w, int revents);
   void Close();
+  void Report(ProbeResult r);  // like Finish()
 
   struct ev_loop* loop_;
   Endpoint address_;

@@ -105,6 +105,7 @@ TEST(LoaderTest, EveryKeyLoads) {
   EXPECT_EQ(c.global.metrics_listen, Ep("10.0.0.1:9100"));
   EXPECT_EQ(c.global.drain_timeout, minutes(5));
   EXPECT_EQ(c.global.log_level, "debug");
+  EXPECT_EQ(c.global.maxconn, 5000);
 
   ASSERT_THAT(c.virtual_services, SizeIs(2));
   const VirtualServiceConfig& web = c.virtual_services[0];
@@ -185,6 +186,7 @@ virtual_services:
   EXPECT_EQ(c.global.control_socket, "/run/lbd/lbd.sock");
   EXPECT_FALSE(c.global.metrics_listen.has_value());
   EXPECT_EQ(c.global.drain_timeout, seconds(30));
+  EXPECT_EQ(c.global.maxconn, 0);  // derived from the descriptor limit at start
   const VirtualServiceConfig& s = c.virtual_services[0];
   EXPECT_EQ(s.scheduler, "wlc");
   EXPECT_EQ(s.forwarding, Forwarding::kProxy);
@@ -261,7 +263,7 @@ global:
               ElementsAre("t.yaml:2:3: global: unknown key 'worker' (did you mean 'workers'?); "
                           "allowed: workers, control_socket, metrics_listen, drain_timeout, "
                           "log_level, log, user, group, control_socket_mode, "
-                          "control_socket_group, status_auth"));
+                          "control_socket_group, status_auth, maxconn"));
   EXPECT_THAT(
       Errors(R"(
 virtual_services:
@@ -300,6 +302,20 @@ global:
   workers: 2
 )"),
               ElementsAre("t.yaml:3:3: global: duplicate key 'workers' (first at line 2:3)"));
+}
+
+TEST(LoaderTest, MaxconnErrorsNameTheirLine) {
+  EXPECT_THAT(Errors(R"(
+global:
+  maxconn: -1
+)"),
+              ElementsAre(StartsWith("t.yaml:2:12: global.maxconn: -1 is out of range")));
+  EXPECT_THAT(Errors(R"(
+global:
+  workers: 2
+  maxconn: lots
+)"),
+              ElementsAre("t.yaml:3:12: global.maxconn: expected an integer, got 'lots'"));
 }
 
 TEST(LoaderTest, WrongTypes) {

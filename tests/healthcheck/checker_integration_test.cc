@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -321,6 +322,43 @@ TEST(TcpCheck, CheckPortReplacesServerPort) {
   ASSERT_TRUE(loop.RunUntil([&] { return rec.results.size() >= 2; }));
   EXPECT_TRUE(rec.results[0].success) << rec.results[0].message;
   EXPECT_EQ(checker->target(), closed.endpoint());
+}
+
+// Out of descriptors (soft RLIMIT_NOFILE at the lowest free descriptor):
+// socket() fails with EMFILE and the check is "unknown", never "down", even
+// with fall 1; once descriptors are back it passes again.
+TEST(TcpCheck, NoDescriptorIsUnknownNotDown) {
+  TestLoop loop;
+  TestServer server(Http("200 OK", ""));
+  Recorder rec;
+  auto checker = MakeChecker(loop, Cfg(CheckType::kTcp, 20ms, 500ms, 1, 1), server.endpoint(), rec);
+  ASSERT_NE(checker, nullptr);
+  ASSERT_TRUE(loop.RunUntil([&] { return rec.results.size() >= 1; }));
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  const int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);  // the lowest free descriptor
+  ASSERT_GE(probe, 0);
+  close(probe);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(probe);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  const size_t before = rec.results.size();
+  const bool ran = loop.RunUntil([&] { return rec.results.size() >= before + 5; });
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_TRUE(ran);
+  for (size_t i = before; i < rec.results.size(); ++i) {
+    const CheckResult& r = rec.results[i];
+    EXPECT_FALSE(r.success);
+    EXPECT_TRUE(r.unknown) << r.message;
+    EXPECT_EQ(r.message, "unknown: socket: Too many open files");
+  }
+  EXPECT_TRUE(checker->up());
+  EXPECT_TRUE(rec.changes.empty());
+  const size_t after = rec.results.size();
+  ASSERT_TRUE(loop.RunUntil([&] { return rec.results.size() >= after + 2; }));
+  EXPECT_TRUE(rec.results.back().success) << rec.results.back().message;
+  EXPECT_FALSE(rec.results.back().unknown);
+  EXPECT_TRUE(rec.changes.empty());
 }
 
 // rise/fall in real time, 50 ms apart: alpha starts down; 2 successes up;

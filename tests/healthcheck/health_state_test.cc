@@ -60,6 +60,31 @@ TEST(HealthState, StartsUpAndFallsAfterFallConsecutiveFailures) {
   EXPECT_EQ(Check(s, milliseconds(300), false), Change::kNone);  // already down
 }
 
+// A check that could not run (EMFILE & co.) is neither a success nor a
+// failure: the counts and the state stay; the schedule goes on.
+TEST(HealthState, UnknownCountsNeitherWay) {
+  HealthState s = Make(2, 2);
+  s.Start(nanoseconds(0), 0);
+  EXPECT_EQ(Check(s, milliseconds(0), false), Change::kNone);
+  for (int i = 1; i <= 5; ++i) {
+    const uint64_t id = s.BeginAttempt(milliseconds(100 * i));
+    const auto outcome = s.OnUnknown(id, milliseconds(100 * i + 1));
+    EXPECT_TRUE(outcome.accepted);
+    EXPECT_EQ(outcome.change, Change::kNone);
+    EXPECT_FALSE(s.in_flight());
+  }
+  EXPECT_TRUE(s.up());
+  EXPECT_EQ(s.failures(), 1);
+  EXPECT_EQ(s.OnUnknown(s.current_attempt(), milliseconds(700)).accepted, false);  // stale
+  EXPECT_EQ(Check(s, milliseconds(800), false), Change::kDown);  // the 2nd real failure
+  for (int i = 0; i < 5; ++i) {
+    const uint64_t id = s.BeginAttempt(milliseconds(900 + i));
+    EXPECT_EQ(s.OnUnknown(id, milliseconds(901 + i)).change, Change::kNone);
+  }
+  EXPECT_FALSE(s.up());
+  EXPECT_EQ(s.successes(), 0);
+}
+
 TEST(HealthState, SuccessResetsTheFailureCount) {
   HealthState s = Make(2, 3);
   s.Start(nanoseconds(0), 0);

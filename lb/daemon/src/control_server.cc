@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "lbd/sys/log.h"
@@ -17,25 +18,27 @@ constexpr int kPartsPerWakeup = 4;
 
 Result<std::unique_ptr<ControlServer>> ControlServer::Create(struct ev_loop* loop,
                                                              const std::string& path,
-                                                             Handler handler,
-                                                             double stall_timeout) {
+                                                             Handler handler, double stall_timeout,
+                                                             double request_timeout) {
   auto fd = OpenUnixListener(path);
   if (!fd.ok()) return fd.status();
   return std::unique_ptr<ControlServer>(
-      new ControlServer(loop, path, *fd, std::move(handler), stall_timeout));
+      new ControlServer(loop, path, *fd, std::move(handler), stall_timeout, request_timeout));
 }
 
 ControlServer::ControlServer(struct ev_loop* loop, std::string path, int fd, Handler handler,
-                             double stall_timeout)
+                             double stall_timeout, double request_timeout)
     : loop_(loop),
       path_(std::move(path)),
       fd_(fd),
       handler_(std::move(handler)),
       stall_timeout_(stall_timeout),
+      request_timeout_(request_timeout),
       acceptor_(loop, fd, [this](int client_fd) { Accepted(client_fd); }) {
-  // A sweep every quarter of the timeout: a stalled client goes after at
-  // most 1.25 x stall_timeout.
-  ev_timer_init(&sweep_, OnSweep, stall_timeout_ / 4, stall_timeout_ / 4);
+  // A sweep every quarter of the shorter timeout: a stalled or silent client
+  // goes after at most 1.25 x its timeout.
+  const double every = std::min(stall_timeout_, request_timeout_) / 4;
+  ev_timer_init(&sweep_, OnSweep, every, every);
   sweep_.data = this;
   ev_timer_start(loop_, &sweep_);
   ev_unref(loop_);  // the sweep alone does not keep the loop running
@@ -52,13 +55,25 @@ ControlServer::~ControlServer() {
 
 void ControlServer::Accepted(int fd) {
   if (clients_.size() >= kMaxClients) {
-    LBD_LOG(kWarning, "control socket: too many clients, closing a new one");
-    close(fd);
-    return;
+    // Evict the idle client that has waited longest for a line: a silent
+    // one, most likely, never an lbctl whose reply is on its way.
+    Client* oldest = nullptr;
+    for (Client& c : clients_) {
+      if (Idle(c) && (oldest == nullptr || c.waiting_since < oldest->waiting_since)) oldest = &c;
+    }
+    if (oldest == nullptr) {
+      LBD_LOG(kWarning, "control socket: too many clients, closing a new one");
+      close(fd);
+      return;
+    }
+    LBD_LOG(kWarning, "control socket: too many clients, closing one idle for %.1fs",
+            ev_now(loop_) - oldest->waiting_since);
+    CloseClient(oldest);
   }
   Client& c = clients_.emplace_back();
   c.server = this;
   c.fd = fd;
+  c.waiting_since = ev_now(loop_);
   ev_io_init(&c.io, OnClient, fd, EV_READ);
   c.io.data = &c;
   ev_io_start(loop_, &c.io);
@@ -124,6 +139,7 @@ bool ControlServer::Flush(Client& c) {
     }
     c.out.erase(0, static_cast<size_t>(n));
     c.last_progress = ev_now(loop_);
+    if (c.out.empty() && !c.more) c.waiting_since = c.last_progress;
   }
   if (c.out.empty() && c.closing) {
     CloseClient(&c);
@@ -144,6 +160,14 @@ void ControlServer::OnSweep(struct ev_loop* loop, ev_timer* w, int) {
   const ev_tstamp now = ev_now(loop);
   for (auto it = self->clients_.begin(); it != self->clients_.end();) {
     Client& c = *it++;
+    if (Idle(c)) {
+      // Not a whole line since it connected or got its last reply.
+      if (now - c.waiting_since < self->request_timeout_) continue;
+      LBD_LOG(kDebug, "control socket: closing a client that sent no command for %.1fs",
+              now - c.waiting_since);
+      self->CloseClient(&c);
+      continue;
+    }
     if ((c.out.empty() && !c.more) || now - c.last_progress < self->stall_timeout_) continue;
     LBD_LOG(kWarning, "control socket: closing a client that read nothing of its reply for %.0fs",
             now - c.last_progress);

@@ -14,6 +14,7 @@
 
 #include "lbd/daemon/status_page.h"
 #include "lbd/sys/log.h"
+#include "lbd/sys/rlimit.h"
 #include "lbd/sys/socket.h"
 #include "lbd/sys/systemd.h"
 
@@ -47,6 +48,32 @@ namespace {
 
 double Seconds(Duration d) { return static_cast<double>(d.count()) / 1000.0; }
 
+// Raises the soft descriptor limit to the hard one and returns the cap on
+// client connections (global.maxconn, or derived from the limit).
+int64_t ConnectionBudget(const Config& config) {
+  auto limit = RaiseFdLimit();
+  if (!limit.ok()) {
+    LBD_LOG(kWarning, "descriptor limit: %s", limit.status().message().c_str());
+    limit = GetFdLimit();
+  }
+  const uint64_t fds = limit.ok() ? limit->soft : 1024;
+  size_t servers = 0;
+  for (const auto& vs : config.virtual_services) servers += vs.real_servers.size();
+  const int64_t derived = DefaultMaxConnections(fds, servers);
+  const int64_t maxconn = config.global.maxconn > 0 ? config.global.maxconn : derived;
+  LBD_LOG(kInfo, "connection budget: RLIMIT_NOFILE %llu, maxconn %lld%s",
+          static_cast<unsigned long long>(fds), static_cast<long long>(maxconn),
+          config.global.maxconn > 0 ? "" : " (derived)");
+  if (config.global.maxconn > derived) {
+    LBD_LOG(kWarning,
+            "global.maxconn %d exceeds what RLIMIT_NOFILE %llu allows (%lld): at the limit "
+            "health checks and control clients may lack descriptors",
+            config.global.maxconn, static_cast<unsigned long long>(fds),
+            static_cast<long long>(derived));
+  }
+  return maxconn;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config, const Clock& clock) {
@@ -66,10 +93,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config, const Clock
   int workers = config.global.workers > 0
                     ? config.global.workers
                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  d->counters_.maxconn.store(ConnectionBudget(config));
   for (int i = 0; i < workers; ++i) {
     WorkerOptions wo;
     wo.index = i;
     wo.counters = &d->counters_;
+    wo.max_connections = d->counters_.maxconn.load();
     auto w = Worker::Create(wo);
     if (!w.ok()) return w.status();
     d->workers_.push_back(std::move(w).value());

@@ -48,7 +48,7 @@ Status Daemon::Reload() {
   const ReloadPlan plan = Plan(config_, next);
   if (plan.restart_only_changed) {
     LBD_LOG(kWarning,
-            "reload: global.workers/control_socket/metrics_listen change at restart only");
+            "reload: global.workers/control_socket/metrics_listen/maxconn change at restart only");
   }
   // A changed `vrrp:` section means new instances: their sockets are opened
   // before anything changes, so a bad interface refuses the whole reload.

@@ -88,7 +88,7 @@ class CheckerHealthMonitor : public HealthMonitor {
         const bool dynamic = cfg.dynamic_weight && weight_report_;
         callbacks.on_result = [this, service, server, st, dynamic](const CheckResult& r) {
           ++st->checks;
-          if (!r.success) ++st->failures;
+          if (!r.success && !r.unknown) ++st->failures;  // unknown: no verdict
           st->has_result = true;
           st->success = r.success;
           st->latency_seconds = static_cast<double>(r.latency.count()) / 1e9;

@@ -12,6 +12,8 @@ namespace {
 
 constexpr size_t kMaxRequest = 8192;
 constexpr size_t kMaxClients = 64;
+constexpr double kRequestTimeout = 1.0;   // to send the whole request head
+constexpr double kResponseTimeout = 5.0;  // to read the response
 
 std::string HttpResponse(int code, const char* reason, const char* type, std::string_view body) {
   std::string out = "HTTP/1.1 " + std::to_string(code) + " " + reason + "\r\n";
@@ -67,8 +69,20 @@ MetricsServer::~MetricsServer() {
 
 void MetricsServer::Accepted(int fd) {
   if (clients_.size() >= kMaxClients) {
-    close(fd);
-    return;
+    // The slot of the oldest client still silent (front of the list: clients
+    // are appended in accept order) goes to the new one.
+    Client* oldest = nullptr;
+    for (Client& c : clients_) {
+      if (!c.responded) {
+        oldest = &c;
+        break;
+      }
+    }
+    if (oldest == nullptr) {
+      close(fd);
+      return;
+    }
+    CloseClient(oldest);
   }
   Client& c = clients_.emplace_back();
   c.server = this;
@@ -76,7 +90,7 @@ void MetricsServer::Accepted(int fd) {
   ev_io_init(&c.io, OnClient, fd, EV_READ);
   c.io.data = &c;
   ev_io_start(loop_, &c.io);
-  ev_timer_init(&c.timer, OnTimeout, 5.0, 0.);
+  ev_timer_init(&c.timer, OnTimeout, kRequestTimeout, 0.);
   c.timer.data = &c;
   ev_timer_start(loop_, &c.timer);
 }
@@ -129,6 +143,10 @@ void MetricsServer::OnClient(struct ev_loop*, ev_io* w, int revents) {
 void MetricsServer::Respond(Client& c) {
   c.out = handler_(c.in);
   c.responded = true;
+  // From now on the client has the response's time to read it.
+  ev_timer_stop(loop_, &c.timer);
+  ev_timer_set(&c.timer, kResponseTimeout, 0.);
+  ev_timer_start(loop_, &c.timer);
 }
 
 void MetricsServer::CloseClient(Client* c) {

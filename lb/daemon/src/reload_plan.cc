@@ -168,7 +168,8 @@ ReloadPlan Plan(const Config& old, const Config& next) {
                                   next.vrrp.end(), SameVrrpInstance);
   plan.restart_only_changed = old.global.workers != next.global.workers ||
                               old.global.control_socket != next.global.control_socket ||
-                              old.global.metrics_listen != next.global.metrics_listen;
+                              old.global.metrics_listen != next.global.metrics_listen ||
+                              old.global.maxconn != next.global.maxconn;
   plan.drain_timeout_changed = old.global.drain_timeout != next.global.drain_timeout;
   plan.log_level_changed = old.global.log_level != next.global.log_level;
   return plan;
@@ -258,7 +259,8 @@ std::string ToString(const ReloadPlan& plan) {
   }
   if (plan.vrrp_changed) out += "vrrp: changed (the instances restart)\n";
   if (plan.restart_only_changed) {
-    out += "global: workers/control_socket/metrics_listen changed (apply at restart only)\n";
+    out +=
+        "global: workers/control_socket/metrics_listen/maxconn changed (apply at restart only)\n";
   }
   if (plan.drain_timeout_changed) out += "global: drain_timeout changed\n";
   if (plan.log_level_changed) out += "global: log_level changed\n";

@@ -129,6 +129,8 @@ StatusReport BuildStatusReport(const ReportSources& from) {
   p.idle_timeouts = c.idle_timeouts.load();
   p.reloads = from.reloads;
   p.reload_failures = from.reload_failures;
+  p.maxconn = c.maxconn.load();
+  p.maxconn_reached = c.maxconn_reached.load();
   return r;
 }
 

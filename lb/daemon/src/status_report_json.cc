@@ -156,10 +156,11 @@ std::string FormatStatsJson(const StatusReport& r) {
           ",\"emfile\":%" PRIu64 ",\"connect_failures\":%" PRIu64 ",\"retries\":%" PRIu64
           ",\"no_server\":%" PRIu64 ",\"sorry\":%" PRIu64 ",\"resets\":%" PRIu64
           ",\"idle_timeouts\":%" PRIu64 ",\"reloads\":%" PRIu64 ",\"reload_failures\":%" PRIu64
-          ",\"client_resets\":%" PRIu64 ",\"server_resets\":%" PRIu64 "}}\n",
+          ",\"client_resets\":%" PRIu64 ",\"server_resets\":%" PRIu64 ",\"maxconn\":%" PRId64
+          ",\"maxconn_reached\":%" PRIu64 "}}\n",
           p.live_connections, p.accepted, p.accept_errors, p.emfile, p.connect_failures, p.retries,
           p.no_server, p.sorry, p.resets, p.idle_timeouts, p.reloads, p.reload_failures,
-          p.client_resets, p.server_resets);
+          p.client_resets, p.server_resets, p.maxconn, p.maxconn_reached);
   return status;
 }
 

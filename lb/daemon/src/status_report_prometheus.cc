@@ -286,6 +286,11 @@ std::string FormatPrometheus(const StatusReport& r) {
       {"lbd_reloads_total", "counter", "Configuration reloads applied.", double(p.reloads)},
       {"lbd_reload_failures_total", "counter", "Configuration reloads refused.",
        double(p.reload_failures)},
+      {"lbd_maxconn", "gauge", "Cap on client connections (global.maxconn); 0 = none.",
+       double(p.maxconn)},
+      {"lbd_maxconn_reached_total", "counter",
+       "Times a worker stopped accepting because maxconn connections were held.",
+       double(p.maxconn_reached)},
   };
   for (const Counter& c : process) {
     family(c.name, c.type, c.help);

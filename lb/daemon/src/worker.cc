@@ -4,12 +4,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "lbd/sys/log.h"
 #include "lbd/sys/socket.h"
 
 namespace lbd {
+
+int64_t DefaultMaxConnections(uint64_t fd_limit, size_t real_servers) {
+  const uint64_t reserve = std::min<uint64_t>(kReservedFds + 2 * real_servers, fd_limit / 2);
+  const uint64_t conns = (fd_limit - reserve) / 3;
+  return static_cast<int64_t>(std::clamp<uint64_t>(conns, 1, uint64_t{1} << 40));
+}
 
 Result<std::unique_ptr<Worker>> Worker::Create(const WorkerOptions& options) {
   if (options.counters == nullptr) return Status::Error("WorkerOptions.counters is required");
@@ -30,6 +37,8 @@ Worker::Worker(const WorkerOptions& options, struct ev_loop* loop)
   ev_async_start(loop_, &wake_);
   ev_init(&resume_timer_, OnResume);
   resume_timer_.data = this;
+  ev_timer_init(&cap_timer_, OnCapPoll, 0.01, 0.01);
+  cap_timer_.data = this;
   reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
@@ -41,6 +50,7 @@ Worker::~Worker() {
   AbortAll();
   StopListeners();
   ev_timer_stop(loop_, &resume_timer_);
+  ev_timer_stop(loop_, &cap_timer_);
   ev_async_stop(loop_, &wake_);
   ev_loop_destroy(loop_);
   if (reserve_fd_ >= 0) close(reserve_fd_);
@@ -111,7 +121,7 @@ void Worker::StartListeners() {
     lw->entry = &e;
     ev_io_init(&lw->io, OnAcceptable, e.listeners->fd(options_.index), EV_READ);
     lw->io.data = lw.get();
-    if (!paused_) ev_io_start(loop_, &lw->io);
+    if (accepting()) ev_io_start(loop_, &lw->io);
     listeners_.push_back(std::move(lw));
   }
 }
@@ -130,13 +140,18 @@ void Worker::AcceptBatch(ListenerWatch& lw) {
   // Copy what we need: a connection may not outlive the entry, but the entry
   // stays valid for this whole call (tables change only in OnWake).
   const ServiceEntry& entry = *lw.entry;
-  for (int i = 0; i < options_.accept_batch && !paused_; ++i) {
+  for (int i = 0; i < options_.accept_batch && accepting(); ++i) {
+    if (!ReserveSlot()) {
+      PauseAtCap();
+      return;
+    }
     sockaddr_in sa{};
     socklen_t len = sizeof(sa);
     int fd =
         accept4(lw.io.fd, reinterpret_cast<sockaddr*>(&sa), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       int err = errno;
+      counters().live.fetch_sub(1, std::memory_order_relaxed);  // the slot goes back
       if (err == EAGAIN || err == EWOULDBLOCK) return;
       if (err == EINTR) continue;
       ProcessCounters::Inc(counters().accept_errors);
@@ -166,8 +181,7 @@ void Worker::AcceptBatch(ListenerWatch& lw) {
     c->live_next = live_head_;
     if (live_head_ != nullptr) live_head_->live_prev = c;
     live_head_ = c;
-    live_.fetch_add(1, std::memory_order_relaxed);
-    counters().live.fetch_add(1, std::memory_order_relaxed);
+    live_.fetch_add(1, std::memory_order_relaxed);  // counters().live: ReserveSlot
     c->Start(context_, fd, FromSockaddr(sa), entry);
   }
 }
@@ -180,10 +194,51 @@ void Worker::OnAcceptExhausted() {
   ev_timer_start(loop_, &resume_timer_);
 }
 
-void Worker::OnResume(struct ev_loop* loop, ev_timer* w, int) {
+void Worker::OnResume(struct ev_loop*, ev_timer* w, int) {
   auto* self = static_cast<Worker*>(w->data);
   self->paused_ = false;
-  for (auto& lw : self->listeners_) ev_io_start(loop, &lw->io);
+  self->ResumeListeners();
+}
+
+bool Worker::ReserveSlot() {
+  std::atomic<int64_t>& live = counters().live;
+  const int64_t max = options_.max_connections;
+  if (max <= 0) {
+    live.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  int64_t cur = live.load(std::memory_order_relaxed);
+  while (cur < max) {
+    if (live.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed)) return true;
+  }
+  return false;
+}
+
+void Worker::PauseAtCap() {
+  if (at_cap_) return;
+  at_cap_ = true;
+  ProcessCounters::Inc(counters().maxconn_reached);
+  for (auto& lw : listeners_) ev_io_stop(loop_, &lw->io);
+  ev_timer_again(loop_, &cap_timer_);
+  if (context_.AllowLog()) {
+    LBD_LOG(kWarning,
+            "worker %d: maxconn %lld reached; new clients wait in the accept queue until a "
+            "connection ends",
+            options_.index, static_cast<long long>(options_.max_connections));
+  }
+}
+
+void Worker::ResumeListeners() {
+  if (at_cap_ && counters().live.load(std::memory_order_relaxed) < options_.max_connections) {
+    at_cap_ = false;
+    ev_timer_stop(loop_, &cap_timer_);
+  }
+  if (!accepting()) return;
+  for (auto& lw : listeners_) ev_io_start(loop_, &lw->io);
+}
+
+void Worker::OnCapPoll(struct ev_loop*, ev_timer* w, int) {
+  static_cast<Worker*>(w->data)->ResumeListeners();
 }
 
 void Worker::Release(Connection* c) {
@@ -197,6 +252,7 @@ void Worker::Release(Connection* c) {
   slab_.Put(c);
   live_.fetch_sub(1, std::memory_order_relaxed);
   counters().live.fetch_sub(1, std::memory_order_relaxed);
+  if (at_cap_ && !draining_) ResumeListeners();
   MaybeFinish();
 }
 

@@ -137,5 +137,24 @@ TEST_F(ControlServerTest, AClientThatNeverReadsHoldsLittleAndIsClosedWhenStalled
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
+// Silent clients (connected, no line) take every slot: a new client evicts
+// the one that waited longest, and each is closed after request_timeout.
+TEST_F(ControlServerTest, SilentClientsNeitherLockOutOthersNorStay) {
+  Start(ControlServer::kStallTimeout);
+  std::vector<lbtest::Fd> silent;
+  for (size_t i = 0; i < ControlServer::kMaxClients + 8; ++i) silent.push_back(Connect());
+  const auto start = std::chrono::steady_clock::now();
+  lbtest::Fd c = Connect();
+  ASSERT_TRUE(c.valid());
+  EXPECT_EQ(Ask(c.get(), "status"), "OK\nstatus\n\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  // Every silent one is closed within ~1.25 x the request timeout.
+  for (auto& s : silent) {
+    char b;
+    EXPECT_LE(recv(s.get(), &b, 1, 0), 0);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
 }  // namespace
 }  // namespace lbd

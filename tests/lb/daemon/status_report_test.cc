@@ -37,6 +37,8 @@ StatusReport Sample() {
   p.persistence_seconds = 300;
   r.services.push_back(p);
   r.process.emfile = 4;
+  r.process.maxconn = 6000;
+  r.process.maxconn_reached = 2;
   return r;
 }
 
@@ -78,6 +80,8 @@ TEST(StatsJson, AddsTotalsRatesAndCounters) {
   EXPECT_TRUE((*j)["totals"].is_object());
   EXPECT_TRUE((*j)["rates"].is_object());
   EXPECT_EQ((*j)["counters"]["emfile"].number(), 4);
+  EXPECT_EQ((*j)["counters"]["maxconn"].number(), 6000);
+  EXPECT_EQ((*j)["counters"]["maxconn_reached"].number(), 2);
   EXPECT_EQ((*j)["services"].array().size(), 2u);
 }
 
@@ -113,6 +117,8 @@ TEST(Prometheus, OneSampleLinePerSeriesWithHelpAndType) {
   EXPECT_NE(text.find("lbd_real_server_weight{service=\"shop\",server=\"127.0.0.1:9001\"} 3\n"),
             std::string::npos);
   EXPECT_NE(text.find("lbd_accept_emfile_total 4\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_maxconn 6000\n"), std::string::npos);
+  EXPECT_NE(text.find("lbd_maxconn_reached_total 2\n"), std::string::npos);
   EXPECT_NE(text.find("lbd_service_connections_total{service=\"shop\"} 12\n"), std::string::npos);
   EXPECT_NE(text.find("service=\"api \\\"v2\\\"\""), std::string::npos);
 }

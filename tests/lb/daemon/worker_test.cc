@@ -54,10 +54,11 @@ std::string RecvSome(int fd, size_t n) {
 
 class WorkerTest : public ::testing::Test {
  protected:
-  void StartWorker(bool force_copy = false) {
+  void StartWorker(bool force_copy = false, int64_t max_connections = 0) {
     WorkerOptions o;
     o.counters = &counters_;
     o.force_copy = force_copy;
+    o.max_connections = max_connections;
     worker_ = std::move(Worker::Create(o)).value();
     worker_->Start();
   }
@@ -138,6 +139,41 @@ TEST(ConnectionSlot, StaysSmall) {
   // buffer while no byte is in flight). The kernel adds its two sockets.
   std::cout << "sizeof(Connection) = " << sizeof(Connection) << " bytes\n";
   EXPECT_LE(sizeof(Connection), 512u);
+}
+
+TEST(ConnectionBudget, DefaultLeavesAReserve) {
+  // (20000 - 1024 - 2 x 4) / 3
+  EXPECT_EQ(DefaultMaxConnections(20000, 4), 6322);
+  // A small limit keeps half of it in reserve.
+  EXPECT_EQ(DefaultMaxConnections(1024, 0), 170);
+  EXPECT_EQ(DefaultMaxConnections(2, 0), 1);
+}
+
+// At maxconn the worker stops accepting: a new client waits in the accept
+// queue (its connect succeeds, nothing is relayed) until a connection ends.
+TEST_F(WorkerTest, MaxconnLeavesNewClientsQueuedUntilASlotFrees) {
+  ManualServer backend;
+  StartWorker(/*force_copy=*/false, /*max_connections=*/2);
+  worker_->Publish(MakeTable(1, {backend.endpoint}));
+  ASSERT_TRUE(WaitFor([&] { return worker_->generation() == 1; }));
+  Fd a = lbtest::Connect(vip_port_);
+  Fd sa = backend.Accept();
+  Fd b = lbtest::Connect(vip_port_);
+  Fd sb = backend.Accept();
+  ASSERT_TRUE(sa.valid() && sb.valid());
+  Fd c = lbtest::Connect(vip_port_);
+  ASSERT_TRUE(c.valid());  // the kernel completed the handshake
+  ASSERT_TRUE(WaitFor([&] { return counters_.maxconn_reached.load() == 1; }));
+  pollfd p{backend.listener.get(), POLLIN, 0};
+  EXPECT_EQ(poll(&p, 1, 200), 0) << "a third connection reached the server";
+  EXPECT_EQ(counters_.live.load(), 2);
+  a.Reset();
+  sa.Reset();
+  Fd sc = backend.Accept();  // the queued client gets its slot
+  ASSERT_TRUE(sc.valid());
+  ASSERT_TRUE(lbtest::SendAll(c.get(), "hi"));
+  EXPECT_EQ(RecvSome(sc.get(), 2), "hi");
+  EXPECT_EQ(counters_.live.load(), 2);
 }
 
 TEST_F(WorkerTest, AccountingFollowsTheConnectionStates) {

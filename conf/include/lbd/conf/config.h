@@ -132,6 +132,10 @@ struct GlobalConfig {
   // asks for with HTTP basic auth, read from the key or from its `file`;
   // empty = the page is open. Default: none.
   std::string status_auth;
+  // Client connections all workers hold at once (proxy services); at the cap
+  // the workers stop accepting until one ends. 0 = derived from the
+  // descriptor limit at start (conf/README.md has the formula). Default: 0.
+  int maxconn = 0;
 };
 
 struct Config {

@@ -23,8 +23,13 @@
 //         MISC_CHECK misc_dynamic); any other exit or a signal = down. At
 //         `timeout` its whole process group is killed with SIGKILL.
 // A check that has not finished at `timeout` fails with message
-// "timeout after N ms". No callback reports the initial state (see up()).
-// `port`, when non-zero, replaces the server's port for tcp and http.
+// "timeout after N ms". A check that cannot run for lack of local resources
+// (EMFILE, ENFILE, ENOBUFS, ENOMEM, EAGAIN or EADDRNOTAVAIL from socket(),
+// connect() or the fork of an exec check) is "unknown": reported with
+// CheckResult::unknown and a message "unknown: socket: Too many open files",
+// it counts neither as a success nor as a failure (HealthState::OnUnknown),
+// so a daemon out of descriptors never marks a healthy server down. No callback reports the initial
+// state (see up()). `port`, when non-zero, replaces the server's port for tcp and http.
 //
 // Child processes (exec): reaped through a pidfd on the checker's own loop,
 // which may be any loop, default or not; no SIGCHLD handler is needed. The
@@ -109,6 +114,9 @@ struct CheckResult {
   // exec with dynamic_weight only: the weight the script asked for
   // (exit code - 2). Empty otherwise.
   std::optional<int> weight;
+  // The check could not run for lack of local resources; `success` is
+  // false but this is not a failure of the server.
+  bool unknown = false;
 };
 
 struct HealthCheckCallbacks {

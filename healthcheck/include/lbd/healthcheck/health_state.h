@@ -15,6 +15,10 @@
 //     later check starts `interval` after the previous one started, but never
 //     before the previous one finished: with timeout >= interval, checks run
 //     back to back.
+//   - A check that could not run for lack of local resources (no descriptor,
+//     no memory, no process: OnUnknown) counts neither as a success nor as a
+//     failure: the consecutive counts stay as they were, so a host that runs
+//     out of descriptors never marks a healthy server down.
 //   - Every check is an attempt with an id; a result for any attempt other
 //     than the one in flight (a late answer after its timeout, or after a
 //     newer attempt began) is ignored.
@@ -63,6 +67,9 @@ class HealthState {
   // The result of attempt `attempt`, known at `now`. Ignored unless
   // `attempt` is the attempt in flight.
   Outcome OnResult(uint64_t attempt, bool success, std::chrono::nanoseconds now);
+  // Attempt `attempt` could not check the server (local resources): it ends,
+  // the counts and the state are unchanged (change is always kNone).
+  Outcome OnUnknown(uint64_t attempt, std::chrono::nanoseconds now);
 
   bool up() const { return up_; }
   bool in_flight() const { return in_flight_; }

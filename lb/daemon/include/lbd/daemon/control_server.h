@@ -3,8 +3,16 @@
 // ControlServer: the Unix stream socket lbctl talks to (control_protocol.h
 // describes the protocol). Runs on the control loop; each client may send
 // several commands; a line longer than kMaxControlLine gets an error reply
-// and the client is closed; at most kMaxClients clients at once (more are
-// closed on accept). A client that disconnects mid-command is simply dropped.
+// and the client is closed. A client that disconnects mid-command is simply
+// dropped.
+//
+// Slots: at most kMaxClients clients at once. A client that has not sent a
+// whole line within `request_timeout` (since it connected or since its last
+// reply was sent) while owing no reply is closed, so silent clients free
+// their slot within about a second. When every slot is taken, a new client
+// evicts the client that has waited longest for a line (an idle one, owing
+// no reply) instead of being refused, so `lbctl` always gets in; only when
+// every slot is busy sending a reply is the new client closed.
 // The socket file is created with mode 0600 (a stale one is removed) and
 // removed again by the destructor.
 //
@@ -39,11 +47,13 @@ class ControlServer {
   static constexpr size_t kMaxClients = 32;
   // Queued reply bytes below which the next part of a long reply is made.
   static constexpr size_t kLowWater = 64 * 1024;
-  static constexpr double kStallTimeout = 10;  // seconds
+  static constexpr double kStallTimeout = 10;   // seconds
+  static constexpr double kRequestTimeout = 1;  // seconds
 
   static Result<std::unique_ptr<ControlServer>> Create(struct ev_loop* loop,
                                                        const std::string& path, Handler handler,
-                                                       double stall_timeout = kStallTimeout);
+                                                       double stall_timeout = kStallTimeout,
+                                                       double request_timeout = kRequestTimeout);
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
   ~ControlServer();
@@ -59,11 +69,14 @@ class ControlServer {
     std::string out;
     std::function<bool(std::string& out)> more;  // the rest of a long reply
     ev_tstamp last_progress = 0;                 // last byte sent, or reply queued
+    ev_tstamp waiting_since = 0;                 // connected, or last reply sent
     bool closing = false;                        // close once `out` is written
   };
 
   ControlServer(struct ev_loop* loop, std::string path, int fd, Handler handler,
-                double stall_timeout);
+                double stall_timeout, double request_timeout);
+  // Owes no reply: waiting for the client's next line.
+  static bool Idle(const Client& c) { return c.out.empty() && !c.more && !c.closing; }
   void Accepted(int fd);
   static void OnClient(struct ev_loop* loop, ev_io* w, int revents);
   void HandleInput(Client& c);
@@ -76,7 +89,8 @@ class ControlServer {
   int fd_;
   Handler handler_;
   double stall_timeout_;
-  ev_timer sweep_;  // closes stalled clients
+  double request_timeout_;
+  ev_timer sweep_;  // closes stalled and silent clients
   AcceptWatcher acceptor_;
   std::list<Client> clients_;
 };

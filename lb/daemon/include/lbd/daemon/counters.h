@@ -40,6 +40,10 @@ struct ProcessCounters {
   std::atomic<uint64_t> idle_timeouts{0};     // connections closed by timeouts.idle
   std::atomic<uint64_t> splice_fallbacks{0};  // directions that fell back to read/write
   std::atomic<int64_t> live{0};               // connections currently held by workers
+  std::atomic<uint64_t> maxconn_reached{0};   // times a worker stopped accepting at maxconn
+  // The cap on `live` in force (global.maxconn, or derived from the
+  // descriptor limit); 0 = none. Set once at start, before workers run.
+  std::atomic<int64_t> maxconn{0};
 
   static void Inc(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 };

@@ -5,7 +5,11 @@
 // status_page.h's RespondHttp (GET /metrics with the Prometheus text format
 // (version 0.0.4), the status page, 404 for any other path, 405 for other
 // methods, 400 for garbage). One request per connection (Connection: close);
-// requests are capped at 8 KiB and 5 s; at most 64 clients at once.
+// requests are capped at 8 KiB. A client must send its whole request head within
+// 1 s of connecting and then has 5 s to read the response. At most 64 clients at
+// once; when all slots are taken a new client evicts the oldest one that has not
+// sent a whole request yet (a silent client cannot starve scrapes), and is closed
+// only when every slot is sending a response.
 //
 // Thread-safety: none; the control loop's thread only.
 #ifndef LBD_DAEMON_METRICS_SERVER_H_

@@ -111,6 +111,8 @@ struct ProcessReport {
   uint64_t idle_timeouts = 0;
   uint64_t reloads = 0;
   uint64_t reload_failures = 0;
+  int64_t maxconn = 0;           // the connection cap in force; 0 = none
+  uint64_t maxconn_reached = 0;  // times a worker stopped accepting at the cap
 };
 
 // One VRRP instance (lb/vrrp's InstanceStatus as plain values).

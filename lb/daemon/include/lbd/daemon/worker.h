@@ -15,6 +15,15 @@
 // and closes the pending client (so the kernel queue drains instead of
 // waking us forever), reopens the reserve and stops accepting for 100 ms.
 //
+// The connection budget (global.maxconn): every worker takes a slot from the
+// shared ProcessCounters::live before each accept4 and gives it back when the
+// connection ends, so all workers together never hold more than maxconn
+// clients. A worker that finds no free slot stops watching its listeners
+// (clients wait in the kernel's accept queue, HAProxy-style, instead of being
+// refused) and counts maxconn_reached once per such episode; it resumes as
+// soon as one of its own connections ends, or when a 10 ms poll sees that
+// another worker freed a slot.
+//
 // Connections see the worker only through its WorkerContext (loop, pools,
 // counters, current table, log budget) and give their slot back through
 // ConnectionOwner::Release.
@@ -47,7 +56,23 @@ struct WorkerOptions {
   bool force_copy = false;              // never splice (tests the fallback). Default: false.
   int accept_batch = 64;                // accepts per wake-up and listener. Default: 64.
   double emfile_pause = 0.1;            // seconds without accepting after EMFILE. Default: 0.1.
+  // Client connections all workers may hold at once (counters->live); 0 =
+  // no cap. The same value for every worker. Default: 0.
+  int64_t max_connections = 0;
 };
+
+// Descriptors that client load never takes, whatever the limit (control and
+// metrics clients, health checks, VRRP, packet modes, netlink, listeners,
+// exec children, logs): see DefaultMaxConnections.
+inline constexpr uint64_t kReservedFds = 1024;
+
+// global.maxconn when the file leaves it out: each client connection costs
+// two sockets (client, real server) plus, on average, one descriptor for the
+// splice pipe pair a connection borrows while a bulk transfer is in flight;
+// `reserve` = min(kReservedFds + 2 x real_servers (a health-check socket and
+// a spare each), fd_limit / 2) stays out of client load:
+//   maxconn = max(1, (fd_limit - reserve) / 3).
+int64_t DefaultMaxConnections(uint64_t fd_limit, size_t real_servers);
 
 class Worker final : private ConnectionOwner {
  public:
@@ -87,6 +112,11 @@ class Worker final : private ConnectionOwner {
   void StopListeners();
   void AcceptBatch(ListenerWatch& lw);
   void OnAcceptExhausted();
+  // Takes a slot of the connection budget; false at the cap.
+  bool ReserveSlot();
+  void PauseAtCap();
+  void ResumeListeners();  // unless EMFILE-paused or at the cap
+  bool accepting() const { return !paused_ && !at_cap_; }
   void Release(Connection* c) override;
   void AbortAll();
   void MaybeFinish();
@@ -95,11 +125,13 @@ class Worker final : private ConnectionOwner {
   static void OnWake(struct ev_loop* loop, ev_async* w, int revents);
   static void OnAcceptable(struct ev_loop* loop, ev_io* w, int revents);
   static void OnResume(struct ev_loop* loop, ev_timer* w, int revents);
+  static void OnCapPoll(struct ev_loop* loop, ev_timer* w, int revents);
 
   const WorkerOptions options_;
   struct ev_loop* const loop_;
   ev_async wake_;
   ev_timer resume_timer_;
+  ev_timer cap_timer_;  // polls for a free slot while at the cap
   std::thread thread_;
   Mailbox<ServiceTable> mailbox_;
   std::atomic<bool> drain_requested_{false};
@@ -111,7 +143,8 @@ class Worker final : private ConnectionOwner {
   // Worker thread only.
   WorkerContext context_;  // holds the current table and the relay pools
   std::vector<std::unique_ptr<ListenerWatch>> listeners_;
-  bool paused_ = false;
+  bool paused_ = false;  // EMFILE back-off
+  bool at_cap_ = false;  // no slot left in the connection budget
   bool draining_ = false;
   int reserve_fd_ = -1;
   SlabPool<Connection> slab_;
