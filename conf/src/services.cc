@@ -196,8 +196,8 @@ void ReadService(const Value& value, UniqueSet* names, UniqueSet* addresses,
 }  // namespace
 
 void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
-  MapReader map(value,
-                {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level"});
+  MapReader map(value, {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level",
+                        "state_file"});
   map.Read("workers", &out->workers, 0, kMaxWorkers);
   if (map.Read("control_socket", &out->control_socket) &&
       out->control_socket.size() > kMaxSocketPath) {
@@ -212,6 +212,7 @@ void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
   if (auto level = map.Get("log_level")) {
     if (auto name = level->AsEnum(kLogLevels)) out->log_level = *name;
   }
+  map.Read("state_file", &out->state_file);
 }
 
 void ReadServices(const Value& value, UniqueSet* addresses,

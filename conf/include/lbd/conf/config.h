@@ -119,6 +119,10 @@ struct GlobalConfig {
   std::optional<Endpoint> metrics_listen;        // Default: none.
   Duration drain_timeout{30000};                 // Default: 30s.
   std::string log_level = "info";                // debug info warning error. Default: info.
+  // Where lbctl's runtime changes (weights, drains, disables, servers added
+  // or removed) are saved and restored from at start; empty = not saved.
+  // Default: none.
+  std::string state_file;
 };
 
 struct Config {
