@@ -5,8 +5,12 @@
 // several commands; a line longer than kMaxControlLine gets an error reply
 // and the client is closed; at most kMaxClients clients at once (more are
 // closed on accept). A client that disconnects mid-command is simply dropped.
-// The socket file is created with mode 0600 (a stale one is removed) and
-// removed again by the destructor.
+// One lbd per socket: Create takes an exclusive flock on `<path>.lock`
+// (holding this process's pid) and refuses, naming the holder's pid, when
+// another process has it; a socket file at `path` that still accepts
+// connections is never replaced. The socket file is created with mode 0600
+// (a dead one is removed); the destructor removes it only while it is still
+// this server's own (same inode), then the lock file.
 //
 // Slow and stuck clients: writes never block. While a reply is being sent the
 // client's next lines are not read (the kernel's socket buffer then stops
@@ -21,6 +25,7 @@
 #define LBD_DAEMON_CONTROL_SERVER_H_
 
 #include <ev.h>
+#include <sys/types.h>
 
 #include <functional>
 #include <list>
@@ -79,6 +84,9 @@ class ControlServer {
   ev_timer sweep_;  // closes stalled clients
   AcceptWatcher acceptor_;
   std::list<Client> clients_;
+  int lock_fd_ = -1;  // flock on path_ + ".lock"
+  dev_t socket_dev_ = 0;
+  ino_t socket_ino_ = 0;  // of the socket file we bound
 };
 
 }  // namespace lbd
