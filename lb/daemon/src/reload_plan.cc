@@ -346,12 +346,18 @@ std::vector<ServiceMoves> PlanMoves(const Config& old, const Config& next,
       ++m.live;
       const RealServerConfig* rs = FindServer(vs, entry.server);
       HashMove move{entry, std::nullopt, rs == nullptr || rs->weight == 0};
-      // Only a hashing scheduler picks the same server for the same key
-      // again; the others move an entry only when its server leaves.
-      if (Hashing(vs.scheduler) || move.server_leaves) move.to = PickOf(*will, entry.flow);
-      if (move.server_leaves || (move.to && *move.to != entry.server)) {
-        m.moves.push_back(move);
+      bool moves = move.server_leaves;
+      if (moves || Hashing(vs.scheduler)) move.to = PickOf(*will, entry.flow);
+      if (!moves && hashed) {
+        // The key would go elsewhere than before (an entry may sit on
+        // another server than its hash, e.g. placed while that one was down).
+        moves = move.to != PickOf(*was, entry.flow);
+      } else if (!moves && Hashing(vs.scheduler)) {
+        moves = move.to != entry.server;  // hashing only from now on
       }
+      // The other schedulers pick no fixed server for a key: an entry moves
+      // only when its server leaves.
+      if (moves) m.moves.push_back(move);
     }
     if (m.moved_keys > 0 || !m.moves.empty()) out.push_back(std::move(m));
   }

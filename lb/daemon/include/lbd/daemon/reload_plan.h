@@ -138,8 +138,9 @@ struct ServiceMoves {
   std::vector<HashMove> moves;
 };
 // Services kept by the reload whose scheduler hashes in both configs, or
-// that have live entries. A live entry moves when next would pick another
-// server for it (a hashing next), or when its server leaves. `keys` spread
+// that have live entries. A live entry moves when its server leaves, or
+// when next would pick another server for its key than old would (both
+// hashing), or than its current one (only next hashing). `keys` spread
 // deterministically over the hash space.
 std::vector<ServiceMoves> PlanMoves(const Config& old, const Config& next,
                                     const std::vector<std::pair<std::string, LiveEntry>>& live,
