@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <tuple>
 
 #include "lbsched/service.h"
 
@@ -359,6 +360,10 @@ std::vector<ServiceMoves> PlanMoves(const Config& old, const Config& next,
       // only when its server leaves.
       if (moves) m.moves.push_back(move);
     }
+    std::sort(m.moves.begin(), m.moves.end(), [](const HashMove& a, const HashMove& b) {
+      return std::tie(a.entry.flow.source, a.entry.flow.destination) <
+             std::tie(b.entry.flow.source, b.entry.flow.destination);
+    });
     if (m.moved_keys > 0 || !m.moves.empty()) out.push_back(std::move(m));
   }
   return out;
