@@ -257,7 +257,7 @@ void ReadStatusAuth(const Value& value, std::string* out) {
 void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
   MapReader map(value, {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level",
                         "log", "user", "group", "control_socket_mode", "control_socket_group",
-                        "status_auth", "maxconn"});
+                        "status_auth", "maxconn", "state_file"});
   map.Read("workers", &out->workers, 0, kMaxWorkers);
   map.Read("maxconn", &out->maxconn, 0, kMaxMaxconn);
   if (map.Read("control_socket", &out->control_socket) &&
@@ -300,6 +300,7 @@ void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
     }
   }
   if (auto auth = map.Get("status_auth")) ReadStatusAuth(*auth, &out->status_auth);
+  map.Read("state_file", &out->state_file);
 }
 
 void ReadServices(const Value& value, UniqueSet* addresses,

@@ -18,6 +18,7 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 using ::testing::ElementsAre;
 using testing::Errors;
+using testing::ExpectEveryKey;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using testing::Load;
@@ -99,79 +100,7 @@ TEST(LoaderTest, DesignExampleLoadsWithEveryValue) {
 TEST(LoaderTest, EveryKeyLoads) {
   LoadResult r = LoadConfigFile(kData + "/every_key.yaml");
   ASSERT_THAT(r.errors, IsEmpty()) << r.errors[0].ToString();
-  const Config& c = *r.config;
-  EXPECT_EQ(c.global.workers, 4);
-  EXPECT_EQ(c.global.control_socket, "/tmp/lbd-test.sock");
-  EXPECT_EQ(c.global.metrics_listen, Ep("10.0.0.1:9100"));
-  EXPECT_EQ(c.global.drain_timeout, minutes(5));
-  EXPECT_EQ(c.global.log_level, "debug");
-  EXPECT_EQ(c.global.maxconn, 5000);
-
-  ASSERT_THAT(c.virtual_services, SizeIs(2));
-  const VirtualServiceConfig& web = c.virtual_services[0];
-  EXPECT_EQ(web.scheduler, "mh");
-  EXPECT_TRUE(web.hash_port);
-  EXPECT_TRUE(web.hash_fallback);
-  EXPECT_EQ(web.forwarding, Forwarding::kNat);
-  EXPECT_EQ(web.persistence, hours(1));
-  EXPECT_EQ(web.connect_timeout, milliseconds(500));
-  EXPECT_EQ(web.idle_timeout, minutes(2));
-  EXPECT_EQ(web.sorry_server, Ep("10.0.1.99:8080"));
-  const HealthCheckConfig& hc = web.healthcheck;
-  EXPECT_EQ(hc.type, HealthCheckType::kHttp);
-  EXPECT_EQ(hc.interval, seconds(3));
-  EXPECT_EQ(hc.timeout, milliseconds(1500));
-  EXPECT_EQ(hc.rise, 1);
-  EXPECT_EQ(hc.fall, 5);
-  EXPECT_TRUE(hc.alpha);
-  EXPECT_FALSE(hc.inhibit_on_failure);
-  EXPECT_EQ(hc.port, 8081);
-  EXPECT_EQ(hc.path, "/status");
-  EXPECT_EQ(hc.host, "www.example.com");
-  ASSERT_THAT(hc.expect_status, SizeIs(2));
-  EXPECT_EQ(hc.expect_status[0].low, 200);
-  EXPECT_EQ(hc.expect_status[0].high, 200);
-  EXPECT_EQ(hc.expect_status[1].low, 301);
-  EXPECT_EQ(hc.expect_status[1].high, 302);
-  EXPECT_EQ(hc.expect_md5, "0123456789abcdef0123456789abcdef");
-  EXPECT_EQ(web.quorum, 3);
-  EXPECT_EQ(web.hysteresis, 1);
-  EXPECT_EQ(web.on_quorum_up, "/usr/local/bin/up web");
-  EXPECT_EQ(web.on_quorum_down, "/usr/local/bin/down web");
-  ASSERT_THAT(web.real_servers, SizeIs(2));
-  EXPECT_EQ(web.real_servers[0].weight, 65535);
-  EXPECT_EQ(web.real_servers[0].max_conns, 1000u);
-  EXPECT_EQ(web.real_servers[0].min_conns, 500u);
-  EXPECT_EQ(web.real_servers[1].weight, 0);
-
-  const VirtualServiceConfig& batch = c.virtual_services[1];
-  EXPECT_EQ(batch.scheduler, "sh");
-  EXPECT_EQ(batch.forwarding, Forwarding::kDr);
-  EXPECT_EQ(batch.healthcheck.type, HealthCheckType::kExec);
-  EXPECT_EQ(batch.healthcheck.command, "/usr/local/bin/check --dynamic");
-  EXPECT_TRUE(batch.healthcheck.dynamic_weight);
-  EXPECT_EQ(batch.real_servers[0].weight, 1);
-
-  const VrrpInstanceConfig& v = c.vrrp[0];
-  EXPECT_EQ(v.interface, "eth1");
-  EXPECT_EQ(v.virtual_router_id, 7);
-  EXPECT_EQ(v.priority, 255);
-  EXPECT_EQ(v.version, 2);
-  EXPECT_EQ(v.advert_interval, seconds(2));
-  EXPECT_FALSE(v.preempt);
-  EXPECT_EQ(v.preempt_delay, seconds(30));
-  EXPECT_EQ(v.auth_pass, "secret");
-  EXPECT_THAT(v.virtual_ips, ElementsAre("10.0.0.1/32", "10.0.0.2/24"));
-  EXPECT_THAT(v.unicast_peers, ElementsAre("192.0.2.2", "192.0.2.3"));
-  EXPECT_EQ(v.notify, "/etc/lbd/notify.sh");
-  EXPECT_EQ(v.notify_master, "/etc/lbd/master.sh");
-  EXPECT_EQ(v.notify_backup, "/etc/lbd/backup.sh");
-  EXPECT_EQ(v.notify_fault, "/etc/lbd/fault.sh");
-  ASSERT_THAT(v.track_services, SizeIs(2));
-  EXPECT_EQ(v.track_services[0].service, "web");
-  EXPECT_EQ(v.track_services[0].weight, -20);
-  EXPECT_EQ(v.track_services[1].service, "batch");
-  EXPECT_EQ(v.track_services[1].weight, 0);
+  ExpectEveryKey(*r.config);
 }
 
 TEST(LoaderTest, DefaultsWhenKeysAreLeftOut) {
@@ -263,7 +192,7 @@ global:
               ElementsAre("t.yaml:2:3: global: unknown key 'worker' (did you mean 'workers'?); "
                           "allowed: workers, control_socket, metrics_listen, drain_timeout, "
                           "log_level, log, user, group, control_socket_mode, "
-                          "control_socket_group, status_auth, maxconn"));
+                          "control_socket_group, status_auth, maxconn, state_file"));
   EXPECT_THAT(
       Errors(R"(
 virtual_services:

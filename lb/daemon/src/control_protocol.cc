@@ -85,14 +85,61 @@ Result<Command> ParseCommand(std::string_view line) {
     }
     return cmd;
   }
+  if (name == "dump") {
+    if (w.size() != 1) return usage("dump");
+    cmd.kind = Command::Kind::kDump;
+    return cmd;
+  }
+  if (name == "plan") {
+    // The path is the rest of the line (it may hold blanks).
+    if (w.size() < 2) return usage("plan FILE");
+    const size_t at = static_cast<size_t>(w[1].data() - line.data());
+    std::string_view rest = line.substr(at);
+    while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
+    cmd.kind = Command::Kind::kPlan;
+    cmd.path = std::string(rest);
+    return cmd;
+  }
+  if (name == "add-server") {
+    constexpr const char* kUsage = "add-server SVC IP:PORT [weight N] [max_conns N]";
+    if (w.size() < 3 || w.size() % 2 == 0) return usage(kUsage);
+    cmd.kind = Command::Kind::kAddServer;
+    cmd.weight = 1;
+    for (size_t i = 3; i + 1 < w.size(); i += 2) {
+      std::string_view v = w[i + 1];
+      if (w[i] == "weight") {
+        int n = -1;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || p != v.data() + v.size() || n < 0 || n > 65535) {
+          return Status::Error("bad weight '" + Printable(v) + "': expected 0..65535");
+        }
+        cmd.weight = n;
+      } else if (w[i] == "max_conns") {
+        uint32_t n = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || p != v.data() + v.size()) {
+          return Status::Error("bad max_conns '" + Printable(v) + "': expected 0..4294967295");
+        }
+        cmd.max_conns = n;
+      } else {
+        return usage(kUsage);
+      }
+    }
+    w.resize(3);
+  } else if (name == "remove-server") {
+    if (w.size() != 3) return usage("remove-server SVC IP:PORT");
+    cmd.kind = Command::Kind::kRemoveServer;
+  }
   if (name == "reload") {
     if (w.size() != 1) return usage("reload");
     cmd.kind = Command::Kind::kReload;
     return cmd;
   }
-  size_t want_args;
-  const char* u;
-  if (name == "weight") {
+  size_t want_args = 2;
+  const char* u = "";
+  if (cmd.kind == Command::Kind::kAddServer || cmd.kind == Command::Kind::kRemoveServer) {
+    // arguments checked above
+  } else if (name == "weight") {
     cmd.kind = Command::Kind::kWeight;
     want_args = 3;
     u = "weight SVC IP:PORT N";
@@ -111,7 +158,8 @@ Result<Command> ParseCommand(std::string_view line) {
   } else {
     return Status::Error(
         "unknown command '" + Printable(name) +
-        "' (expected status, stats, flows, weight, drain, enable, disable, reload)");
+        "' (expected status, stats, flows, weight, drain, enable, disable, add-server, "
+        "remove-server, reload, dump, plan)");
   }
   if (w.size() != want_args + 1) return usage(u);
   if (!IsServiceName(w[1])) return BadServiceName(w[1]);

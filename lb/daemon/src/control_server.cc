@@ -1,11 +1,15 @@
 #include "lbd/daemon/control_server.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 
+#include "lbd/sys/fd.h"
 #include "lbd/sys/log.h"
 #include "lbd/sys/socket.h"
 
@@ -14,16 +18,67 @@ namespace {
 
 constexpr int kPartsPerWakeup = 4;
 
+// Takes the exclusive flock of `lock_path`, with this process's pid written
+// in it, or says which pid holds it. A lock file unlinked by the previous
+// holder between our open and flock is not the lock any more: retried.
+Result<int> LockFile(const std::string& lock_path) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    Fd fd(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (fd.get() < 0) return Status::Error(ErrnoMessage("open " + lock_path, errno));
+    if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK) return Status::Error(ErrnoMessage("flock " + lock_path, errno));
+      char buf[32] = {};
+      ssize_t n = pread(fd.get(), buf, sizeof(buf) - 1, 0);
+      std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+      while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+      return Status::Error("another lbd" + (pid.empty() ? "" : " (pid " + pid + ")") + " holds " +
+                           lock_path);
+    }
+    struct stat locked, now;
+    if (fstat(fd.get(), &locked) != 0 || stat(lock_path.c_str(), &now) != 0 ||
+        locked.st_ino != now.st_ino || locked.st_dev != now.st_dev) {
+      continue;
+    }
+    const std::string pid = std::to_string(getpid()) + "\n";
+    if (ftruncate(fd.get(), 0) != 0 ||
+        pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+      return Status::Error(ErrnoMessage("write " + lock_path, errno));
+    }
+    return fd.Release();
+  }
+  return Status::Error(lock_path + ": replaced again and again while locking it");
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ControlServer>> ControlServer::Create(struct ev_loop* loop,
                                                              const std::string& path,
                                                              Handler handler, double stall_timeout,
                                                              double request_timeout) {
+  // One lbd per control socket: the lock first, then the socket (which
+  // OpenUnixListener replaces only when no process accepts on it).
+  const std::string lock_path = path + ".lock";
+  auto lock = LockFile(lock_path);
+  if (!lock.ok()) return lock.status();
+  Fd lock_fd(*lock);
   auto fd = OpenUnixListener(path);
-  if (!fd.ok()) return fd.status();
-  return std::unique_ptr<ControlServer>(
+  if (!fd.ok()) {
+    unlink(lock_path.c_str());  // ours: we hold it
+    return fd.status();
+  }
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    close(*fd);
+    unlink(lock_path.c_str());
+    return Status::Error(ErrnoMessage("stat " + path, err));
+  }
+  std::unique_ptr<ControlServer> server(
       new ControlServer(loop, path, *fd, std::move(handler), stall_timeout, request_timeout));
+  server->lock_fd_ = lock_fd.Release();
+  server->socket_dev_ = st.st_dev;
+  server->socket_ino_ = st.st_ino;
+  return server;
 }
 
 ControlServer::ControlServer(struct ev_loop* loop, std::string path, int fd, Handler handler,
@@ -50,7 +105,16 @@ ControlServer::~ControlServer() {
   while (!clients_.empty()) CloseClient(&clients_.front());
   acceptor_.Stop();
   close(fd_);
-  unlink(path_.c_str());
+  // Only our own socket file: another lbd may have replaced it since (its
+  // lock then says so), and its socket stays.
+  struct stat st {};
+  if (stat(path_.c_str(), &st) == 0 && st.st_dev == socket_dev_ && st.st_ino == socket_ino_) {
+    unlink(path_.c_str());
+  }
+  if (lock_fd_ >= 0) {
+    unlink((path_ + ".lock").c_str());  // while holding it: the next lbd re-checks the inode
+    close(lock_fd_);
+  }
 }
 
 void ControlServer::Accepted(int fd) {

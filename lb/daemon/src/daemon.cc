@@ -76,7 +76,8 @@ int64_t ConnectionBudget(const Config& config) {
 
 }  // namespace
 
-Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config, const Clock& clock) {
+Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config, const Clock& clock,
+                                               DaemonStartOptions options) {
   // Workers inherit a mask with the control signals blocked; SIGPIPE stays
   // blocked (and ignored) everywhere: a write to a closed peer is an EPIPE.
   signal(SIGPIPE, SIG_IGN);
@@ -105,14 +106,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config, const Clock
   }
   d->config_.global = config.global;
   d->config_.file = config.file;
-  if (Status s = d->Apply(config, Plan(d->config_, config)); !s.ok()) return s;
-  if (!config.vrrp.empty()) {
-    // Sockets now (a bad interface fails the start); adverts once all runs.
-    auto v = NewVrrpRunner(loop, config.vrrp);
-    if (!v.ok()) return Status::Error("vrrp: " + v.status().message());
-    d->vrrp_ = std::move(v).value();
-  }
-
+  d->share_listeners_ = options.share_listeners;
+  // The control socket first: while another lbd holds it, this one opens
+  // no listener (SO_REUSEPORT would let it take a share of the traffic).
   if (!config.global.control_socket.empty()) {
     Daemon* self = d.get();
     auto cs = ControlServer::Create(
@@ -124,6 +120,32 @@ Result<std::unique_ptr<Daemon>> Daemon::Create(const Config& config, const Clock
       return Status::Error("control socket: " + s.message());
     }
   }
+  // lbctl's changes of the last run; a bad state file is never fatal.
+  if (!config.global.state_file.empty()) {
+    auto state = ReadStateFile(config.global.state_file);
+    if (!state.ok()) {
+      LBD_LOG(kWarning, "state file ignored: %s", state.status().message().c_str());
+    } else {
+      d->runtime_ = std::move(state).value();
+    }
+  }
+  d->file_config_ = config;
+  const bool had_state = !d->runtime_.empty();
+  const Config running = Overlay(config, &d->runtime_);
+  if (Status s = d->Apply(running, Plan(d->config_, running)); !s.ok()) return s;
+  d->RestoreOverrides();
+  if (had_state) {
+    LBD_LOG(kInfo, "state restored from %s: %zu servers added, %zu removed, %zu weights/disables",
+            config.global.state_file.c_str(), d->runtime_.added.size(), d->runtime_.removed.size(),
+            d->runtime_.overrides.size());
+  }
+  if (!config.vrrp.empty()) {
+    // Sockets now (a bad interface fails the start); adverts once all runs.
+    auto v = NewVrrpRunner(loop, config.vrrp);
+    if (!v.ok()) return Status::Error("vrrp: " + v.status().message());
+    d->vrrp_ = std::move(v).value();
+  }
+
   if (config.global.metrics_listen) {
     Daemon* self = d.get();
     HttpRoutes routes;

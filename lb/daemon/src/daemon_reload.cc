@@ -2,10 +2,12 @@
 // phases so a reload that cannot open a listener, create a scheduler or set
 // up a data plane changes nothing.
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "lbd/conf/loader.h"
 #include "lbd/daemon/daemon.h"
+#include "lbd/daemon/listen_probe.h"
 #include "lbd/sys/log.h"
 #include "lbd/sys/systemd.h"
 
@@ -44,7 +46,9 @@ Status Daemon::Reload() {
     if (!message.empty()) message.pop_back();
     return Status::Error(message.empty() ? "reload failed" : message);
   }
-  const Config& next = *loaded.config;
+  // lbctl's runtime changes carry over, except what the file changed since.
+  RuntimeState next_runtime = runtime_;
+  const Config next = Overlay(*loaded.config, &next_runtime);
   const ReloadPlan plan = Plan(config_, next);
   if (plan.restart_only_changed) {
     LBD_LOG(kWarning,
@@ -80,6 +84,12 @@ Status Daemon::Reload() {
       vrrp_->Start();
     }
   }
+  file_config_ = *loaded.config;
+  const bool state_changed = FormatStateFile(next_runtime) != FormatStateFile(runtime_) ||
+                             next.global.state_file != config_.global.state_file;
+  runtime_ = std::move(next_runtime);
+  config_.global.state_file = next.global.state_file;
+  if (state_changed) SaveState();
   config_.global.drain_timeout = next.global.drain_timeout;
   config_.global.status_auth = next.global.status_auth;  // the status page asks each request
   if (plan.log_level_changed) {
@@ -144,6 +154,15 @@ Status Daemon::Apply(const Config& next, const ReloadPlan& plan) {
       if (step->listeners == ListenerStep::kKeep && p.old->listeners) {
         p.listeners = p.old->listeners;
       } else {
+        // Another process on this VIP:port would silently share it (SO_REUSEPORT).
+        const bool ours = std::any_of(services_.begin(), services_.end(), [&](const auto& st) {
+          return st.listeners && st.config.listen == vs.listen;
+        });
+        if (!share_listeners_ && !ours) {
+          if (Status s = CheckNoOtherListener(vs.listen); !s.ok()) {
+            return Status::Error("service " + vs.name + ": " + s.message());
+          }
+        }
         auto ls = ListenerSet::Open(vs.listen, nworkers);
         if (!ls.ok()) return Status::Error("service " + vs.name + ": " + ls.status().message());
         p.listeners = std::move(ls).value();
@@ -289,6 +308,54 @@ void Daemon::SetPacketRunner(ServiceState* old, const VirtualServiceConfig& vs, 
       LBD_LOG(kError, "service %s: %s", name, s.message().c_str());
     }
   }
+}
+
+Status Daemon::PlanReload(const std::string& path, std::string* out) const {
+  LoadResult loaded = LoadConfigFile(path);
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) *out += e.ToString() + "\n";
+    return Status::Error("configuration refused");
+  }
+  // What Reload() would run: the file with the runtime changes it keeps.
+  RuntimeState next_runtime = runtime_;
+  Config next = Overlay(*loaded.config, &next_runtime);
+  const ReloadPlan plan = Plan(config_, next);
+  *out = ToString(plan);
+  if (plan.empty()) return Status::Ok();
+  // The hash models: runtime weights (those the reload keeps), disabled = 0.
+  Config was = RunningConfig();
+  for (auto& vs : was.virtual_services) {
+    for (auto& rs : vs.real_servers) {
+      const RuntimeState::Override* o = runtime_.FindOverride(vs.name, rs.address);
+      if (o != nullptr && o->disabled) rs.weight = 0;
+    }
+  }
+  for (auto& vs : next.virtual_services) {
+    for (auto& rs : vs.real_servers) {
+      if (const RuntimeState::Override* o = next_runtime.FindOverride(vs.name, rs.address)) {
+        if (o->weight) rs.weight = *o->weight;
+        if (o->disabled) rs.weight = 0;
+      }
+    }
+  }
+  std::vector<std::pair<std::string, LiveEntry>> live;
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  for (const auto& st : services_) {
+    for (const auto& [client, server] : st.runtime->persistence.Entries(now)) {
+      LiveEntry e;
+      e.kind = LiveEntry::Kind::kPersistence;
+      e.flow = Flow{Endpoint{client, 0}, st.config.listen};
+      e.server = server;
+      live.emplace_back(st.config.name, e);
+    }
+    if (!st.packet) continue;
+    for (const auto& f : st.packet->Snapshot(kMaxFlowsListed).flow_list) {
+      live.emplace_back(st.config.name, LiveEntry{LiveEntry::Kind::kFlow,
+                                                  Flow{f.client, f.virtual_address}, f.server});
+    }
+  }
+  *out += ToString(PlanMoves(was, next, live));
+  return Status::Ok();
 }
 
 }  // namespace lbd

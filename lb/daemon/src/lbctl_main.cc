@@ -1,9 +1,11 @@
 // lbctl: talks to a running lbd over its control socket. Glue only.
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "lbd/daemon/control_client.h"
 #include "lbd/daemon/control_protocol.h"
+#include "lbd/daemon/status_report.h"
 
 namespace lbd {
 int RunTop(const std::string& socket_path, int argc, char** argv);  // lbctl_top.cc
@@ -25,9 +27,18 @@ void Usage(FILE* out) {
           "  drain SVC IP:PORT        weight 0: existing connections continue\n"
           "  enable SVC IP:PORT       clear a maintenance 'down'\n"
           "  disable SVC IP:PORT      mark a real server down for maintenance\n"
+          "  add-server SVC IP:PORT [weight N] [max_conns N]\n"
+          "                           add a real server at run time\n"
+          "  remove-server SVC IP:PORT\n"
+          "                           remove one (it leaves the scheduler; its connections\n"
+          "                           continue)\n"
           "  reload                   re-read the configuration file\n"
           "  top [--interval S] [--iterations N]  live view with rates; q quits\n"
-          "  -s SOCKET                control socket (default %s)\n",
+          "  dump                     the running configuration, runtime changes included, as\n"
+          "                           YAML that lbd -c FILE --check accepts\n"
+          "  plan FILE                what a reload to FILE would do (nothing is applied)\n"
+          "  -s SOCKET                control socket (default %s)\n"
+          "  --version                print the version\n",
           kDefaultSocket);
 }
 
@@ -49,6 +60,15 @@ int main(int argc, char** argv) {
     } else if (line.empty() && (a == "-h" || a == "--help")) {
       Usage(stdout);
       return 0;
+    } else if (line.empty() && (a == "--version" || a == "-V")) {
+      printf("%s\n", lbd::kLbdVersion);
+      return 0;
+    } else if (line == "plan" && a.front() != '/') {
+      // lbd resolves paths from its own working directory: send ours.
+      char* resolved = realpath(a.c_str(), nullptr);
+      line += ' ';
+      line += resolved != nullptr ? resolved : a;
+      free(resolved);
     } else {
       if (!line.empty()) line += ' ';
       line += a;
@@ -72,11 +92,14 @@ int main(int argc, char** argv) {
     fprintf(stderr, "lbctl: %s\n", reply.status().message().c_str());
     return 1;
   }
+  const bool reload = cmd->kind == lbd::Command::Kind::kReload;
   if (!reply->ok) {
-    fprintf(stderr, "lbctl: %s\n", reply->error.c_str());
+    // reload: its errors alone, one per line (a config's FILE:LINE:COL ones).
+    if (!reload || reply->body.empty()) fprintf(stderr, "lbctl: %s\n", reply->error.c_str());
     fputs(reply->body.c_str(), stderr);
     return 1;
   }
   fputs(reply->body.c_str(), stdout);
+  if (reload) puts("reloaded");
   return 0;
 }

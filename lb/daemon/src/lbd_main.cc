@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "lbd/conf/loader.h"
+#include "lbd/daemon/control_client.h"
 #include "lbd/daemon/daemon.h"
 #include "lbd/daemon/status_report.h"
 #include "lbd/sys/log.h"
@@ -22,27 +24,33 @@ constexpr const char* kDefaultConfig = "/etc/lbd/lbd.yaml";
 
 void Usage(FILE* out) {
   fprintf(out,
-          "usage: lbd [-c FILE] [--check]\n"
+          "usage: lbd [-c FILE] [--check [--against SOCKET]]\n"
           "       lbd --version\n"
           "  -c, --config FILE  the YAML configuration (default %s)\n"
-          "  --check            validate FILE and exit (0 valid, 1 invalid)\n",
+          "  --check            validate FILE and exit (0 valid, 1 invalid)\n"
+          "  --against SOCKET   with --check: also print what a reload of the lbd at SOCKET\n"
+          "                     to FILE would do (lbctl plan FILE); nothing is applied\n",
           kDefaultConfig);
 }
 
-// --check's look beyond the file: the directory the control socket goes in
-// must exist (lbd creates the socket, not its directory).
+// --check's look beyond the file: the directories the control socket and the
+// state file go in must exist (lbd creates those files, not their directories).
 bool CheckPaths(const lbd::Config& config) {
-  const std::string& path = config.global.control_socket;
-  const std::string dir = path.find('/') == std::string::npos
-                              ? "."
-                              : (path.rfind('/') == 0 ? "/" : path.substr(0, path.rfind('/')));
-  struct stat st {};
-  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    fprintf(stderr, "%s: global.control_socket: directory %s does not exist\n", config.file.c_str(),
-            dir.c_str());
-    return false;
+  bool ok = true;
+  for (auto [key, path] : {std::pair{"control_socket", &config.global.control_socket},
+                           std::pair{"state_file", &config.global.state_file}}) {
+    if (path->empty()) continue;
+    const size_t slash = path->rfind('/');
+    const std::string dir =
+        slash == std::string::npos ? "." : (slash == 0 ? "/" : path->substr(0, slash));
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "%s: global.%s: directory %s does not exist\n", config.file.c_str(), key,
+              dir.c_str());
+      ok = false;
+    }
   }
-  return true;
+  return ok;
 }
 
 // global.log: auto picks the journal when stderr is connected to it.
@@ -76,6 +84,7 @@ std::vector<int> NeededCapabilities(const lbd::Config& config) {
 int main(int argc, char** argv) {
   std::string file;
   bool check = false;
+  std::string against;  // --check --against SOCKET: the running lbd to plan against
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if ((a == "-c" || a == "--config") && i + 1 < argc) {
@@ -84,6 +93,8 @@ int main(int argc, char** argv) {
       file = a.substr(9);
     } else if (a == "--check" || a == "-t") {
       check = true;
+    } else if (a == "--against" && i + 1 < argc) {
+      against = argv[++i];
     } else if (a == "--version" || a == "-V") {
       printf("%s\n", lbd::kLbdVersion);
       return 0;
@@ -106,7 +117,22 @@ int main(int argc, char** argv) {
   if (check) {
     if (!CheckPaths(*loaded.config)) return 1;
     printf("%s: configuration OK\n", file.c_str());
-    return 0;
+    if (against.empty()) return 0;
+    char* resolved = realpath(file.c_str(), nullptr);
+    const std::string path = resolved != nullptr ? resolved : file;
+    free(resolved);
+    auto reply = lbd::SendControlCommand(against, "plan " + path);
+    if (!reply.ok()) {
+      fprintf(stderr, "lbd: %s: %s\n", against.c_str(), reply.status().message().c_str());
+      return 1;
+    }
+    fputs(reply->body.c_str(), reply->ok ? stdout : stderr);
+    if (!reply->ok) fprintf(stderr, "lbd: %s\n", reply->error.c_str());
+    return reply->ok ? 0 : 1;
+  }
+  if (!against.empty()) {
+    fprintf(stderr, "lbd: --against needs --check\n");
+    return 2;
   }
   SetUpLogging(*loaded.config);
   auto daemon = lbd::Daemon::Create(*loaded.config);

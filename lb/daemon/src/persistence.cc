@@ -45,4 +45,14 @@ size_t PersistenceTable::size() const {
   return entries_.size();
 }
 
+std::vector<std::pair<uint32_t, Endpoint>> PersistenceTable::Entries(Nanos now) const {
+  std::vector<std::pair<uint32_t, Endpoint>> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  out.reserve(entries_.size());
+  for (const auto& [client, e] : entries_) {
+    if (e.expires > now) out.emplace_back(client, e.server->endpoint());
+  }
+  return out;
+}
+
 }  // namespace lbd

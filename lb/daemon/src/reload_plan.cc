@@ -1,6 +1,11 @@
 #include "lbd/daemon/reload_plan.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <tuple>
+
+#include "lbsched/service.h"
 
 namespace lbd {
 namespace {
@@ -265,6 +270,134 @@ std::string ToString(const ReloadPlan& plan) {
   if (plan.drain_timeout_changed) out += "global: drain_timeout changed\n";
   if (plan.log_level_changed) out += "global: log_level changed\n";
   if (out.empty()) out = "nothing to change\n";
+  return out;
+}
+
+namespace {
+
+bool Hashing(const std::string& scheduler) {
+  return scheduler == "sh" || scheduler == "dh" || scheduler == "mh" || scheduler == "rendezvous";
+}
+
+// An off-line copy of `vs`'s scheduler and servers; null when it cannot be
+// built (the reload would refuse it anyway).
+std::unique_ptr<Service> OfflineService(const VirtualServiceConfig& vs) {
+  SchedulerOptions o;
+  o.hash_port = vs.hash_port;
+  o.hash_fallback = vs.hash_fallback;
+  o.choices = vs.choices;
+  o.ewma_decay = vs.ewma_decay;
+  o.random_seed = 1;
+  auto svc = Service::Create(vs.scheduler, o);
+  if (!svc.ok()) return nullptr;
+  for (const auto& rs : vs.real_servers) {
+    RealServerOptions ro;
+    ro.weight = rs.weight;
+    (void)(*svc)->AddServer(rs.address, ro);
+  }
+  return std::move(svc).value();
+}
+
+std::optional<Endpoint> PickOf(Service& svc, const Flow& flow) {
+  auto rs = svc.Pick(flow);
+  if (rs == nullptr) return std::nullopt;
+  return rs->endpoint();
+}
+
+uint64_t SplitMix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+std::vector<ServiceMoves> PlanMoves(const Config& old, const Config& next,
+                                    const std::vector<std::pair<std::string, LiveEntry>>& live,
+                                    size_t keys) {
+  std::vector<ServiceMoves> out;
+  for (const auto& vs : next.virtual_services) {
+    const VirtualServiceConfig* before = FindService(old, vs.name);
+    if (before == nullptr) continue;
+    const bool hashed = Hashing(before->scheduler) && Hashing(vs.scheduler);
+    const bool has_live =
+        std::any_of(live.begin(), live.end(), [&](const auto& e) { return e.first == vs.name; });
+    if (!hashed && !has_live) continue;
+    std::unique_ptr<Service> was = OfflineService(*before);
+    std::unique_ptr<Service> will = OfflineService(vs);
+    if (was == nullptr || will == nullptr) continue;
+    ServiceMoves m;
+    m.service = vs.name;
+    m.scheduler = vs.scheduler;
+    m.hashed = hashed;
+    if (hashed) {
+      // dh hashes the destination, the others the source (and its port
+      // with the port flag).
+      const bool by_destination = vs.scheduler == "dh";
+      for (size_t i = 0; i < keys; ++i) {
+        const uint64_t h = SplitMix(i);
+        const Endpoint key{static_cast<uint32_t>(h), static_cast<uint16_t>(h >> 32)};
+        const Flow flow =
+            by_destination ? Flow{Endpoint{0x0a000001, 1024}, key} : Flow{key, vs.listen};
+        if (PickOf(*was, flow) != PickOf(*will, flow)) ++m.moved_keys;
+      }
+      m.keys = keys;
+    }
+    for (const auto& [name, entry] : live) {
+      if (name != vs.name) continue;
+      ++m.live;
+      const RealServerConfig* rs = FindServer(vs, entry.server);
+      HashMove move{entry, std::nullopt, rs == nullptr || rs->weight == 0};
+      bool moves = move.server_leaves;
+      if (moves || Hashing(vs.scheduler)) move.to = PickOf(*will, entry.flow);
+      if (!moves && hashed) {
+        // The key would go elsewhere than before (an entry may sit on
+        // another server than its hash, e.g. placed while that one was down).
+        moves = move.to != PickOf(*was, entry.flow);
+      } else if (!moves && Hashing(vs.scheduler)) {
+        moves = move.to != entry.server;  // hashing only from now on
+      }
+      // The other schedulers pick no fixed server for a key: an entry moves
+      // only when its server leaves.
+      if (moves) m.moves.push_back(move);
+    }
+    std::sort(m.moves.begin(), m.moves.end(), [](const HashMove& a, const HashMove& b) {
+      return std::tie(a.entry.flow.source, a.entry.flow.destination) <
+             std::tie(b.entry.flow.source, b.entry.flow.destination);
+    });
+    if (m.moved_keys > 0 || !m.moves.empty()) out.push_back(std::move(m));
+  }
+  return out;
+}
+
+std::string ToString(const std::vector<ServiceMoves>& moves) {
+  std::string out;
+  char buf[160];
+  for (const auto& m : moves) {
+    if (m.hashed) {
+      snprintf(buf, sizeof(buf), "service %s: %s: %.1f%% of the hash space moves (%zu of %zu",
+               m.service.c_str(), m.scheduler.c_str(),
+               m.keys > 0 ? 100.0 * static_cast<double>(m.moved_keys) / static_cast<double>(m.keys)
+                          : 0.0,
+               m.moved_keys, m.keys);
+      out += std::string(buf) + " sampled keys)\n";
+    }
+    if (m.live == 0) continue;
+    out += "service " + m.service + ": " + std::to_string(m.moves.size()) + " of " +
+           std::to_string(m.live) + " live flows/clients move" + (m.moves.empty() ? "" : ":") +
+           "\n";
+    for (const auto& mv : m.moves) {
+      const LiveEntry& e = mv.entry;
+      std::string line =
+          e.kind == LiveEntry::Kind::kPersistence
+              ? "  client " + Ipv4ToString(e.flow.source.ip)
+              : "  flow " + ToString(e.flow.source) + " -> " + ToString(e.flow.destination);
+      line += ": " + ToString(e.server) + " -> " + (mv.to ? ToString(*mv.to) : "none");
+      if (mv.server_leaves) line += " (its server leaves)";
+      out += line + "\n";
+    }
+  }
   return out;
 }
 

@@ -45,6 +45,7 @@ ServerReport ServerReportOf(const std::string& service, const RealServer& rs,
   sr.in_table = !held;
   if (state != nullptr) {
     sr.disabled = state->disabled;
+    sr.draining = state->weight() == 0 && state->configured_weight > 0;
     sr.connections = state->stats->connections.load();
     sr.bytes_in = state->stats->bytes_in.load();
     sr.bytes_out = state->stats->bytes_out.load();

@@ -139,8 +139,10 @@ std::string FormatStatusText(const StatusReport& r) {
   for (const auto& s : r.services) {
     out += ServiceLine(s) + "\n";
     for (const auto& rs : s.servers) {
-      Appendf(out, "  -> %-28s %-7s %-6d %-10d %-10d %s\n", ToString(rs.address).c_str(),
-              ForwardName(s.forwarding), rs.weight, rs.active, rs.inactive, rs.up ? "up" : "down");
+      // The marks come after every ipvsadm column, and only when set.
+      Appendf(out, "  -> %-28s %-7s %-6d %-10d %-10d %s%s%s\n", ToString(rs.address).c_str(),
+              ForwardName(s.forwarding), rs.weight, rs.active, rs.inactive, rs.up ? "up" : "down",
+              rs.disabled ? " disabled" : "", rs.draining ? " draining" : "");
     }
   }
   for (const auto& s : r.services) AppendHealthText(out, s);

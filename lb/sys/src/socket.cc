@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 namespace lbd {
 
@@ -55,7 +56,22 @@ Result<int> OpenUnixListener(const std::string& path, int backlog) {
   Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return Status::Error(ErrnoMessage("socket", errno));
   struct stat st;
-  if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path.c_str());
+  if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+    // Only a dead socket is removed: one that accepts a connection belongs
+    // to a live process (another lbd), whose socket stays.
+    Fd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (probe.get() >= 0 &&
+        connect(probe.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0) {
+      ucred peer{};
+      socklen_t len = sizeof(peer);
+      std::string who = "another process";
+      if (getsockopt(probe.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0 && peer.pid > 0) {
+        who += " (pid " + std::to_string(peer.pid) + ")";
+      }
+      return Status::Error(path + " is in use: " + who + " is listening on it");
+    }
+    unlink(path.c_str());
+  }
   mode_t old_mask = umask(0077);
   int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
   int err = errno;

@@ -42,6 +42,36 @@ TEST(ParseCommand, AcceptsEveryCommand) {
   EXPECT_EQ(ParseCommand("weight shop 10.0.0.1:80 65535")->weight, 65535);
 }
 
+TEST(ParseCommand, RuntimeServerCommandsDumpAndPlan) {
+  auto add = ParseCommand("add-server web 10.0.0.9:80 weight 7 max_conns 100");
+  ASSERT_TRUE(add.ok()) << add.status().message();
+  EXPECT_EQ(add->kind, Command::Kind::kAddServer);
+  EXPECT_EQ(add->service, "web");
+  EXPECT_EQ(ToString(add->server), "10.0.0.9:80");
+  EXPECT_EQ(add->weight, 7);
+  EXPECT_EQ(add->max_conns, 100u);
+  auto plain = ParseCommand("add-server web 10.0.0.9:80");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->weight, 1);
+  EXPECT_EQ(plain->max_conns, 0u);
+  auto rm = ParseCommand("remove-server web 10.0.0.9:80");
+  ASSERT_TRUE(rm.ok());
+  EXPECT_EQ(rm->kind, Command::Kind::kRemoveServer);
+  EXPECT_EQ(ParseCommand("dump")->kind, Command::Kind::kDump);
+  auto plan = ParseCommand("plan /etc/lbd/new config.yaml ");
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->kind, Command::Kind::kPlan);
+  EXPECT_EQ(plan->path, "/etc/lbd/new config.yaml");
+
+  for (const char* bad :
+       {"add-server web", "add-server web 10.0.0.9:80 weight",
+        "add-server web 10.0.0.9:80 weight 70000", "add-server web 10.0.0.9:80 max_conns -1",
+        "add-server web 10.0.0.9:80 colour red", "add-server web nohost", "remove-server web",
+        "remove-server web 10.0.0.9:80 x", "dump x", "plan", "add-server bad/name 10.0.0.9:80"}) {
+    EXPECT_FALSE(ParseCommand(bad).ok()) << bad;
+  }
+}
+
 TEST(ParseCommand, RejectsBadInputWithAClearMessage) {
   struct Case {
     const char* line;

@@ -280,5 +280,44 @@ TEST(RateWindowTest, RatesOverTheWindowAndRestartWhenTotalsDrop) {
   EXPECT_DOUBLE_EQ(w.Rate().connections, 10);
 }
 
+TEST(PlanMoves, RemovingOneOfFourMaglevServersMovesAQuarterAndItsClients) {
+  Config old;
+  VirtualServiceConfig vs = ProxyService("web", "127.0.0.1:8080");
+  vs.scheduler = "mh";
+  vs.real_servers = {Server("10.0.0.1:80"), Server("10.0.0.2:80"), Server("10.0.0.3:80"),
+                     Server("10.0.0.4:80")};
+  old.virtual_services.push_back(vs);
+  Config next = old;
+  next.virtual_services[0].real_servers.pop_back();
+
+  std::vector<std::pair<std::string, LiveEntry>> live;
+  LiveEntry on_gone{LiveEntry::Kind::kPersistence,
+                    Flow{Endpoint{Ep("192.0.2.7:1").ip, 0}, vs.listen}, Ep("10.0.0.4:80")};
+  live.emplace_back("web", on_gone);
+  auto moves = PlanMoves(old, next, live, 20000);
+  ASSERT_EQ(moves.size(), 1u);
+  const double share = static_cast<double>(moves[0].moved_keys) / moves[0].keys;
+  EXPECT_GT(share, 0.22);
+  EXPECT_LT(share, 0.28);
+  ASSERT_EQ(moves[0].moves.size(), 1u);
+  EXPECT_TRUE(moves[0].moves[0].server_leaves);
+  ASSERT_TRUE(moves[0].moves[0].to.has_value());
+  EXPECT_NE(*moves[0].moves[0].to, Ep("10.0.0.4:80"));
+  const std::string text = ToString(moves);
+  EXPECT_NE(text.find("service web: mh: "), std::string::npos) << text;
+  EXPECT_NE(text.find("  client 192.0.2.7: 10.0.0.4:80 -> "), std::string::npos) << text;
+  EXPECT_NE(text.find("(its server leaves)\n"), std::string::npos) << text;
+
+  // The same config: nothing moves, nothing printed.
+  EXPECT_TRUE(PlanMoves(old, old, live, 2000).empty());
+  EXPECT_EQ(ToString(PlanMoves(old, old, live, 2000)), "");
+  // Round robin has no hash space: only entries whose server leaves move.
+  old.virtual_services[0].scheduler = next.virtual_services[0].scheduler = "rr";
+  moves = PlanMoves(old, next, live, 2000);
+  ASSERT_EQ(moves.size(), 1u);
+  EXPECT_FALSE(moves[0].hashed);
+  EXPECT_EQ(moves[0].moves.size(), 1u);
+}
+
 }  // namespace
 }  // namespace lbd

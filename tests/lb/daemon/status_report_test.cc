@@ -55,6 +55,22 @@ TEST(StatusText, LooksLikeIpvsadm) {
   EXPECT_EQ(text, expected);
 }
 
+TEST(StatusText, DisabledAndDrainingMarksComeAfterEveryIpvsadmColumn) {
+  StatusReport r = Sample();
+  r.services[0].servers[0].draining = true;
+  r.services[0].servers[0].weight = 0;
+  r.services[0].servers[1].disabled = true;
+  std::string text = FormatStatusText(r);
+  EXPECT_NE(text.find("  -> 127.0.0.1:9001               Masq    0      2          1          "
+                      "up draining\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("  -> 127.0.0.1:9002               Masq    1      0          0          "
+                      "down disabled\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(StatusJson, ParsesAndCarriesEveryField) {
   auto j = lbtest::JsonParser::Parse(FormatStatusJson(Sample()));
   ASSERT_TRUE(j.has_value());

@@ -136,6 +136,10 @@ struct GlobalConfig {
   // the workers stop accepting until one ends. 0 = derived from the
   // descriptor limit at start (conf/README.md has the formula). Default: 0.
   int maxconn = 0;
+  // Where lbctl's runtime changes (weights, drains, disables, servers added
+  // or removed) are saved and restored from at start; empty = not saved.
+  // Default: none.
+  std::string state_file;
 };
 
 struct Config {

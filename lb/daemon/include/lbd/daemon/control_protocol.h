@@ -7,6 +7,8 @@
 //   status [--json] | stats [--json] | weight SVC IP:PORT N | drain SVC IP:PORT
 //   enable SVC IP:PORT | disable SVC IP:PORT | reload
 //   flows [SVC] [--max N] [--json]   (nat/dr/tun flow tables, like ipvsadm -Lnc)
+//   add-server SVC IP:PORT [weight N] [max_conns N] | remove-server SVC IP:PORT
+//   dump | plan FILE   (FILE: the rest of the line, an absolute path)
 // Reply: a status line "OK" or "ERR <message>", then the body lines (never
 // empty ones: the text tables have none and JSON is one line), then one empty
 // line that ends the reply. Lines longer than kMaxLine bytes are refused with
@@ -17,6 +19,7 @@
 #define LBD_DAEMON_CONTROL_PROTOCOL_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -36,12 +39,27 @@ inline constexpr size_t kDefaultFlowsListed = 1000;
 inline constexpr size_t kMaxFlowsListed = 100000;
 
 struct Command {
-  enum class Kind { kStatus, kStats, kWeight, kDrain, kEnable, kDisable, kReload, kFlows };
+  enum class Kind {
+    kStatus,
+    kStats,
+    kWeight,
+    kDrain,
+    kEnable,
+    kDisable,
+    kReload,
+    kFlows,
+    kAddServer,
+    kRemoveServer,
+    kDump,
+    kPlan,
+  };
   Kind kind = Kind::kStatus;
-  bool json = false;    // status, stats, flows
-  std::string service;  // weight, drain, enable, disable; flows (optional: "" = all)
-  Endpoint server;      // weight, drain, enable, disable
-  int weight = 0;       // weight
+  bool json = false;       // status, stats, flows
+  std::string service;     // weight, drain, enable, disable, add/remove-server; flows ("" = all)
+  Endpoint server;         // weight, drain, enable, disable, add/remove-server
+  int weight = 0;          // weight; add-server (default 1)
+  uint32_t max_conns = 0;  // add-server
+  std::string path;        // plan
   size_t max_flows = kDefaultFlowsListed;  // flows: 1..kMaxFlowsListed
 };
 

@@ -13,8 +13,12 @@
 // evicts the client that has waited longest for a line (an idle one, owing
 // no reply) instead of being refused, so `lbctl` always gets in; only when
 // every slot is busy sending a reply is the new client closed.
-// The socket file is created with mode 0600 (a stale one is removed) and
-// removed again by the destructor.
+// One lbd per socket: Create takes an exclusive flock on `<path>.lock`
+// (holding this process's pid) and refuses, naming the holder's pid, when
+// another process has it; a socket file at `path` that still accepts
+// connections is never replaced. The socket file is created with mode 0600
+// (a dead one is removed); the destructor removes it only while it is still
+// this server's own (same inode), then the lock file.
 //
 // Slow and stuck clients: writes never block. While a reply is being sent the
 // client's next lines are not read (the kernel's socket buffer then stops
@@ -29,6 +33,7 @@
 #define LBD_DAEMON_CONTROL_SERVER_H_
 
 #include <ev.h>
+#include <sys/types.h>
 
 #include <functional>
 #include <list>
@@ -93,6 +98,9 @@ class ControlServer {
   ev_timer sweep_;  // closes stalled and silent clients
   AcceptWatcher acceptor_;
   std::list<Client> clients_;
+  int lock_fd_ = -1;  // flock on path_ + ".lock"
+  dev_t socket_dev_ = 0;
+  ino_t socket_ino_ = 0;  // of the socket file we bound
 };
 
 }  // namespace lbd

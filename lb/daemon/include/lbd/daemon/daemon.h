@@ -69,6 +69,7 @@
 #include "lbd/daemon/packet_runner.h"
 #include "lbd/daemon/reload_plan.h"
 #include "lbd/daemon/report_builder.h"
+#include "lbd/daemon/runtime_state.h"
 #include "lbd/daemon/server_state.h"
 #include "lbd/daemon/service_table.h"
 #include "lbd/daemon/status_report.h"
@@ -78,13 +79,25 @@
 
 namespace lbd {
 
+// How Daemon::Create starts.
+struct DaemonStartOptions {
+  // Skip the check that no other process listens on a service's VIP:port
+  // (listen_probe.h): the hook of a later "takeover" start, where the new
+  // lbd shares the old one's listeners on purpose. Default: false.
+  bool share_listeners = false;
+};
+
 class Daemon {
  public:
-  // Opens every listener and socket, starts the workers. Error: a listener
-  // or socket could not be opened. `clock` times the rate windows and the
-  // drain deadline; it outlives the daemon.
+  // Takes the control socket (refused while another lbd holds it), restores
+  // global.state_file, opens every listener and socket, starts the workers.
+  // Error: the control socket is another lbd's, a VIP:port is already
+  // listened on by another process, or a listener or socket could not be
+  // opened. `clock` times the rate windows and the drain deadline; it
+  // outlives the daemon.
   static Result<std::unique_ptr<Daemon>> Create(const Config& config,
-                                                const Clock& clock = SteadyClock());
+                                                const Clock& clock = SteadyClock(),
+                                                DaemonStartOptions options = {});
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
   ~Daemon();
@@ -135,6 +148,23 @@ class Daemon {
   Status ServerCommand(const Command& c);
   // Tells the VRRP instances which services have a server up (changes only).
   void FeedVrrp();
+  // lbctl add-server/remove-server: `next` runtime state applied like a
+  // reload of the same file (Plan + Apply); on success it becomes runtime_.
+  Status ServerSetCommand(const Command& c);
+  Status CommitRuntime(RuntimeState next);
+  // runtime_'s weights and disables onto the server records (at start).
+  void RestoreOverrides();
+  // runtime_ to global.state_file (errors logged: a change is never refused
+  // for it).
+  void SaveState();
+  // `dump`: the running configuration as YAML, runtime weights included,
+  // disabled and draining servers marked by comments.
+  std::string DumpRunning() const;
+  // `plan FILE`: what a reload to FILE would do, with the hash moves.
+  Status PlanReload(const std::string& path, std::string* out) const;
+  // The running config as the hash-move model sees it: runtime weights, a
+  // disabled server weight 0.
+  Config RunningConfig() const;
 
   void BeginShutdown(int signum);
   // sd_notify(3): `state` plus a STATUS= line (services, live connections).
@@ -147,7 +177,10 @@ class Daemon {
 
   struct ev_loop* const loop_;
   const Clock& clock_;
-  Config config_;
+  Config config_;       // what runs: file_config_ overlaid with runtime_
+  Config file_config_;  // as last loaded from config_.file
+  RuntimeState runtime_;
+  bool share_listeners_ = false;
   ProcessCounters counters_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<ServiceState> services_;  // each with its servers' records

@@ -21,6 +21,8 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "lbsched/real_server.h"
 
@@ -49,6 +51,9 @@ class PersistenceTable {
   // Drops expired entries; returns how many.
   size_t Expire(Nanos now);
   size_t size() const;
+  // The live entries (not expired at `now`): client IP -> its server's
+  // address, for the reload planner's what-if (`lbctl plan`).
+  std::vector<std::pair<uint32_t, Endpoint>> Entries(Nanos now) const;
 
  private:
   struct Entry {

@@ -55,6 +55,9 @@ struct ServerReport {
   int inactive = 0;
   bool up = true;
   bool disabled = false;  // lbctl disable
+  // Weight 0 at run time (lbctl drain/weight, a check's dynamic weight)
+  // where the file gives it more: no new connections, the others continue.
+  bool draining = false;
   uint64_t connections = 0;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;

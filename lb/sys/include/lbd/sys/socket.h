@@ -26,8 +26,10 @@ std::string ErrnoMessage(const std::string& what, int err);
 // A non-blocking, close-on-exec TCP listener on `e` with SO_REUSEADDR, and
 // SO_REUSEPORT when `reuse_port` (one listener per worker).
 Result<int> OpenTcpListener(Endpoint e, bool reuse_port, int backlog = 4096);
-// A non-blocking Unix stream listener at `path` with mode 0600; a stale file
-// at `path` is removed first.
+// A non-blocking Unix stream listener at `path` with mode 0600. A socket
+// file already at `path` is connected to first: a live one (another process
+// accepts on it) is an error naming that process's pid (SO_PEERCRED), a dead
+// one is removed.
 Result<int> OpenUnixListener(const std::string& path, int backlog = 64);
 
 // The local address a socket is bound to.
