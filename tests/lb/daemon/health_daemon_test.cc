@@ -607,7 +607,9 @@ TEST_F(HealthDaemonTest, QuorumWithHysteresisRunsCommandsAndUsesTheSorryServer) 
   EXPECT_EQ(seen, (std::set<std::string>{"b0", "b1", "b2"}));
   EXPECT_EQ(ReadFile(down_marker), "web 1 3\n");  // once
 
-  // lbctl drain counts too: 4 - 2 = 2 holds, then the quorum is lowered by a reload.
+  // lbctl drain and disable count too: draining b0 (4 - 2 = 2) holds, disabling b1 as
+  // well (1) loses the quorum again. (A reload that lowers the quorum:
+  // ReloadThatLowersTheQuorumRegainsIt.)
   ASSERT_EQ(lbd_->Ctl({"drain", "web", b0.address()}).exit_code, 0);
   EXPECT_NE(Status().find("QUORUM web up weight 2 "), std::string::npos);
   ASSERT_EQ(lbd_->Ctl({"disable", "web", b1.address()}).exit_code, 0);  // 1: lost

@@ -214,8 +214,10 @@ inline void FillPattern(char* buf, size_t n, uint64_t offset, uint64_t seed) {
 // Anything else (or EOF before a line) gets "<name>\n" too.
 class Backend {
  public:
-  explicit Backend(std::string name) : name_(std::move(name)) {
-    listen_fd_ = ListenLoopback(0, 1024, &port_);
+  // Listens on `port` (0: a free one); a given port lets a test bring a
+  // stopped server back on its old address.
+  explicit Backend(std::string name, uint16_t port = 0) : name_(std::move(name)) {
+    listen_fd_ = ListenLoopback(port, 1024, &port_);
     acceptor_ = std::thread([this] { AcceptLoop(); });
   }
   ~Backend() { Stop(); }

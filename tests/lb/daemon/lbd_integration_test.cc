@@ -788,6 +788,15 @@ TEST_F(LbdTest, HealthChecksTakeADeadServerOutAndBackIn) {
   auto j = JsonParser::Parse(lbd_->Ctl({"stats", "--json"}).out);
   ASSERT_TRUE(j.has_value());
   EXPECT_EQ((*j)["counters"]["connect_failures"].number(), 0);  // never tried
+  // Back in: a server on the same address again passes the check (rise 1)
+  // and gets its round robin share.
+  const uint16_t port = backends_[1]->port();
+  backends_[1] = std::make_unique<Backend>("b1", port);
+  ASSERT_EQ(backends_[1]->port(), port);
+  std::regex up(b1 + R"( +Proxy +1 +0 +0 +up)");
+  ASSERT_TRUE(WaitFor([&] { return std::regex_search(lbd_->Ctl({"status"}).out, up); }))
+      << lbd_->Ctl({"status"}).out;
+  EXPECT_EQ(Count(vip_, 4), (std::map<std::string, int>{{"b0", 2}, {"b1", 2}}));
 }
 TEST_F(LbdTest, ExecCheckWithDynamicWeightSetsTheWeight) {
   MakeBackends(1);
