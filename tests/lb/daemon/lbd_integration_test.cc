@@ -559,8 +559,13 @@ TEST_F(LbdTest, ClientsThatNeverReadTheirRepliesDoNotBlockTheControlSocket) {
     EXPECT_LT(Clock::now() - start, 2s);
   }
   EXPECT_EQ(AskId(vip_), "b0");
-  // 20000 replies of ~1 KB each would be 80 MB for the four.
+  // 20000 replies of ~1 KB each would be 80 MB for the four. Not under ASan:
+  // its quarantine keeps freed replies resident (measured: 18 MB more).
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(rss_kb() - rss_before, 16 * 1024) << "KB more RSS";
+#else
+  (void)rss_before;
+#endif
 }
 
 std::string HttpGet(uint16_t port, const std::string& path) {
@@ -756,6 +761,13 @@ long CpuTicks(pid_t pid) {
 }
 
 TEST_F(LbdTest, RunningOutOfDescriptorsIsCountedWithoutSpinning) {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  // The sanitizer runtimes need descriptors of their own: UBSan's vptr check
+  // tests memory with a pipe() and, without one, reports "invalid vptr" and
+  // halts lbd (a false positive, seen at daemon.cc's clock_.Now()); a report
+  // needs its log file. Run in the plain builds.
+  GTEST_SKIP() << "a sanitizer runtime needs the descriptors this test takes away";
+#endif
   MakeBackends(1);
   StartLbd(MakeConfig(dir_, {WebService("rr")}));
   pid_t pid = lbd_->pid();
