@@ -586,12 +586,17 @@ TEST_F(E2eTest, CartFollowsTheSessionAcrossInstancesAndOrdersAreIdempotent) {
 
 // 3. 1000 orders through lbd from several threads; one shopd is SIGKILLed in the middle.
 // Requests that get no answer, or a 5xx, are retried with the same Idempotency-Key. At the end
-// every acknowledged order is in the database exactly once and nothing else is.
+// every acknowledged order is in the database exactly once and nothing else is. The retries are
+// bounded by lbd's own failover: it retries a refused connect on another server itself, so only
+// a request in flight on the victim when it died (at most one per client thread) needs a client
+// retry, and one retry suffices.
 TEST_F(E2eTest, ThousandOrdersSurviveTheLossOfAnInstance) {
   constexpr int kOrders = 1000;
   constexpr int kThreads = 6;
   constexpr int kKillAfter = 300;  // acknowledged orders before the SIGKILL
-  constexpr int kMaxAttempts = 20;
+  // One retry is what lbd's failover leaves to the client; the third attempt is headroom, so
+  // that a second failure shows as a failed assertion below instead of a lost order.
+  constexpr int kMaxAttempts = 3;
   StartLbd("wrr");
   const auto start = Clock::now();
 
@@ -616,14 +621,14 @@ TEST_F(E2eTest, ThousandOrdersSurviveTheLossOfAnInstance) {
   std::map<std::string, int> retry_causes;
 
   // Sends until a reply that is neither "no response" nor 5xx, at most kMaxAttempts times,
-  // backing off 20, 40, ... 200 ms between attempts.
+  // backing off 20, 40 ms between attempts.
   auto with_retries = [&](const std::function<HttpReply()>& send, std::atomic<int>& retried) {
     HttpReply r;
     for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
       if (attempt == 1) retried.fetch_add(1);
       if (attempt > 0) {
         retry_attempts.fetch_add(1);
-        std::this_thread::sleep_for(milliseconds(std::min(20 * attempt, 200)));
+        std::this_thread::sleep_for(milliseconds(20 * attempt));
       }
       r = send();
       if (r.status != 0 && r.status < 500) break;
@@ -737,6 +742,21 @@ TEST_F(E2eTest, ThousandOrdersSurviveTheLossOfAnInstance) {
                            << lbd_->Ctl({"status"}).out;
   EXPECT_LE(mark_down, milliseconds(kFall * kHealthIntervalMs + kHealthTimeoutMs) + kMarkDownSlack);
   EXPECT_GT(acks_by_server[victim.name()], 0) << "the victim served orders before its death";
+  // lbd's failover, not the client's retries, carried the run: at most one request per thread
+  // was lost in flight, each came through on its first retry, and nothing failed for another
+  // reason (a 5xx, a refused connect to the VIP). Measured (Release, 5 runs): 3 to 5 of ~2000
+  // retried, each once, after "Connection reset by peer" or an empty reply.
+  const int requests = 2 * static_cast<int>(acks.size());  // a cart add and an order each
+  const int retried = retried_adds.load() + retried_orders.load();
+  EXPECT_LE(retried, kThreads) << "requests that needed a retry";
+  EXPECT_EQ(retry_attempts.load(), retried) << "each should need exactly one retry";
+  EXPECT_GE(double(requests - retried) / requests, 1.0 - double(kThreads) / requests)
+      << "first-try success rate";
+  for (const auto& [cause, n] : retry_causes) {
+    const bool lost_in_flight = cause.find("reset by peer") != std::string::npos ||
+                                cause.find("no complete header") != std::string::npos;
+    EXPECT_TRUE(lost_in_flight) << "retried " << n << " times after " << cause;
+  }
   std::set<std::string> survivors = {shops_[1]->address(), shops_[2]->address()};
   EXPECT_EQ(UpServers(), survivors) << "the killed server stays down, the others up";
 

@@ -6,7 +6,6 @@
 #include <atomic>
 #include <cctype>
 #include <random>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -210,26 +209,39 @@ TEST_P(Conformance, ThreadSafetySmoke) {
   EXPECT_GE(changes, 20);
 }
 
-// Keys seen before, whose server has become overloaded since: the schedulers
-// that honour the flag choose another server; lblc keeps the cached one.
+// Keys seen before, whose server has become overloaded since: the hashing
+// schedulers without their fallback flag (sh, dh, mh, rendezvous) answer "no server" for
+// exactly those keys and keep every other key where it was; the other
+// schedulers that honour the flag choose another, unflagged server (one
+// exists); lblc keeps the cached one.
 TEST_P(Conformance, OverloadFlagForKnownKeys) {
   auto svc = Make();
   for (int i = 0; i < 6; ++i) ASSERT_TRUE(svc->AddServer(Ep(i), {.weight = 2}).ok());
   std::vector<std::shared_ptr<RealServer>> first;
   for (uint32_t i = 0; i < 500; ++i) {
     first.push_back(svc->Pick(FlowN(i)));
-    if (first.back()) first.back()->SetOverloaded(i % 2 == 0);
+    ASSERT_NE(first.back(), nullptr) << "flow " << i;
   }
+  // Flag every other server, including the one that took flow 0; the rest
+  // stay free.
+  int first_index = 0;
+  while (first_index < 6 && !(first[0]->endpoint() == Ep(first_index))) ++first_index;
+  ASSERT_LT(first_index, 6);
+  for (int i = 0; i < 6; ++i) svc->Find(Ep(i))->SetOverloaded(i % 2 == first_index % 2);
+  const bool no_fallback =
+      name() == "sh" || name() == "dh" || name() == "mh" || name() == "rendezvous";
   int flagged = 0;
   for (uint32_t i = 0; i < 500; ++i) {
     auto rs = svc->Pick(FlowN(i));
-    if (first[i] && first[i]->overloaded()) ++flagged;
-    if (HonorsOverloadFlag(name())) {
-      if (rs != nullptr) {
-        EXPECT_FALSE(rs->overloaded()) << ToString(rs->endpoint());
-      }
-    } else {
+    const bool was_flagged = first[i]->overloaded();
+    if (was_flagged) ++flagged;
+    if (!HonorsOverloadFlag(name())) {
       EXPECT_EQ(rs, first[i]) << "flow " << i;
+    } else if (no_fallback) {
+      EXPECT_EQ(rs, was_flagged ? nullptr : first[i]) << "flow " << i;
+    } else {
+      ASSERT_NE(rs, nullptr) << "flow " << i << ": another server was free";
+      EXPECT_FALSE(rs->overloaded()) << ToString(rs->endpoint());
     }
   }
   EXPECT_GT(flagged, 0);

@@ -7,18 +7,47 @@
 namespace lbd {
 namespace {
 
-using testing::DhBucket;
 using testing::DhDestinationForBucket;
 using testing::Harness;
 
+// Vectors derived by hand, not by the formula the scheduler uses. Only the low
+// byte of dst * 2654435761 is kept, and the low byte of a product depends only
+// on the low bytes of its factors: 2654435761 = 0x9E3779B1, low byte 0xB1 =
+// 177, so bucket = (low byte of dst) * 177 mod 256.
+struct DhVector {
+  uint32_t dst;
+  unsigned bucket;
+};
+constexpr DhVector kDhVectors[] = {
+    {0x01010101u, 177},  // 1.1.1.1: 1 * 177 = 177 (the reference's example)
+    {0xC0000264u, 36},   // 192.0.2.100: 0x64 = 100; 100 * 177 = 17700 = 69 * 256 + 36 (0x24)
+    {0x0A000002u, 98},   // 10.0.0.2: 2 * 177 = 354 = 256 + 98
+    {0xCB0071FFu, 79},   // 203.0.113.255: 255 * 177 = 45135 = 176 * 256 + 79
+    {0xC6336407u, 215},  // 198.51.100.7: 7 * 177 = 1239 = 4 * 256 + 215
+    {0x00000000u, 0},    // 0.0.0.0: 0
+};
+
 TEST(Dh, KernelHashKey) {
-  // 192.0.2.100: 0xC0000264 * 2654435761 = ...0x84 in the low byte.
-  EXPECT_EQ(DhBucket(0xC0000264u), (0xC0000264ull * 2654435761ull) & 255);
+  // 256 servers of weight 1: bucket b holds server b.
   Harness h("dh");
   for (int i = 0; i < 256; ++i) h.Add(1);
-  EXPECT_EQ(h.svc().Pick(Flow{{1, 1}, {0xC0000264u, 80}})->endpoint().ip - testing::kServerBase,
-            DhBucket(0xC0000264u));
+  for (const DhVector& v : kDhVectors) {
+    for (uint16_t port : {80, 443, 65535}) {  // the port is not part of the key
+      auto rs = h.svc().Pick(Flow{{1, 1}, {v.dst, port}});
+      ASSERT_NE(rs, nullptr);
+      EXPECT_EQ(rs->endpoint().ip - testing::kServerBase, v.bucket) << std::hex << v.dst;
+    }
+  }
 }
+
+// The tests below reach every bucket through DhDestinationForBucket; these
+// pin that helper to the hand-derived vectors (177 is odd, so the low byte of
+// the destination for a bucket is unique).
+static_assert((DhDestinationForBucket(177) & 255u) == 0x01u);
+static_assert((DhDestinationForBucket(36) & 255u) == 0x64u);
+static_assert((DhDestinationForBucket(98) & 255u) == 0x02u);
+static_assert((DhDestinationForBucket(79) & 255u) == 0xFFu);
+static_assert((DhDestinationForBucket(215) & 255u) == 0x07u);
 
 TEST(Dh, BucketsRoundRobinIgnoringWeights) {
   Harness h("dh");

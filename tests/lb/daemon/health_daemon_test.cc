@@ -287,15 +287,20 @@ TEST_F(HealthDaemonTest, KilledServerIsDownWithinFallIntervalsAndBackAfterRise) 
   ASSERT_TRUE(WaitHealth(b1.address(), [](const HealthLine& l) { return l.checks >= 1; }));
   EXPECT_EQ(TableState(Status(), b1.address()), "up");
 
+  // Measured (6 runs, Release, a loaded 2-core machine): down between 174 and
+  // 290 ms after the kill (bound 400), up between 67 and 220 ms after the
+  // restart (bound 300). kTimerMargin only covers lbd's timers waking late (a
+  // sanitizer build, a busy machine); the lbctl polling needs none (Observe).
+  constexpr auto kTimerMargin = 50ms;
   const auto killed = Clock::now();
   b1.Kill();
-  ASSERT_TRUE(WaitFor([&] { return TableState(Status(), b1.address()) == "down"; }, 3000ms));
-  const auto down_after = Clock::now() - killed;
+  const Observed down = Observe(
+      killed, [&] { return TableState(Status(), b1.address()) == "down"; }, 3000ms);
+  ASSERT_TRUE(down.held);
   const auto bound = kFall * kInterval + kTimeout;
-  std::cout << "[ measured ] down "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(down_after).count()
-            << " ms after the kill (bound " << bound.count() << " ms + 150 ms polling slack)\n";
-  EXPECT_LE(down_after, bound + 150ms);
+  std::cout << "[ measured ] down between " << Ms(down.after) << " and " << Ms(down.by)
+            << " ms after the kill (bound " << bound.count() << " ms)\n";
+  EXPECT_LE(down.after, bound + kTimerMargin);
   auto h = FindHealth(Status(), b1.address());
   ASSERT_TRUE(h.has_value());
   EXPECT_EQ(h->state, "down");
@@ -316,12 +321,13 @@ TEST_F(HealthDaemonTest, KilledServerIsDownWithinFallIntervalsAndBackAfterRise) 
   // rise x interval + one interval of phase later.
   ASSERT_TRUE(b1.Start());
   const auto restarted = Clock::now();
-  ASSERT_TRUE(WaitFor([&] { return TableState(Status(), b1.address()) == "up"; }, 3000ms));
-  const auto up_after = Clock::now() - restarted;
-  std::cout << "[ measured ] up "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(up_after).count()
-            << " ms after the restart\n";
-  EXPECT_LE(up_after, kRise * kInterval + kInterval + 150ms);
+  const Observed up = Observe(
+      restarted, [&] { return TableState(Status(), b1.address()) == "up"; }, 3000ms);
+  ASSERT_TRUE(up.held);
+  const auto up_bound = kRise * kInterval + kInterval;
+  std::cout << "[ measured ] up between " << Ms(up.after) << " and " << Ms(up.by)
+            << " ms after the restart (bound " << up_bound.count() << " ms)\n";
+  EXPECT_LE(up.after, up_bound + kTimerMargin);
   h = FindHealth(Status(), b1.address());
   ASSERT_TRUE(h.has_value());
   EXPECT_EQ(h->last, "ok");
@@ -607,7 +613,9 @@ TEST_F(HealthDaemonTest, QuorumWithHysteresisRunsCommandsAndUsesTheSorryServer) 
   EXPECT_EQ(seen, (std::set<std::string>{"b0", "b1", "b2"}));
   EXPECT_EQ(ReadFile(down_marker), "web 1 3\n");  // once
 
-  // lbctl drain counts too: 4 - 2 = 2 holds, then the quorum is lowered by a reload.
+  // lbctl drain and disable count too: draining b0 (4 - 2 = 2) holds, disabling b1 as
+  // well (1) loses the quorum again. (A reload that lowers the quorum:
+  // ReloadThatLowersTheQuorumRegainsIt.)
   ASSERT_EQ(lbd_->Ctl({"drain", "web", b0.address()}).exit_code, 0);
   EXPECT_NE(Status().find("QUORUM web up weight 2 "), std::string::npos);
   ASSERT_EQ(lbd_->Ctl({"disable", "web", b1.address()}).exit_code, 0);  // 1: lost

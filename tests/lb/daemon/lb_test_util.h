@@ -48,6 +48,38 @@ inline bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds
   return cond();
 }
 
+// When a condition read by a slow probe (a forked lbctl: tens of ms on a
+// loaded 2-core machine) first held. The event happened after the last poll
+// that saw the condition false had started (`after`) and before the first
+// poll that saw it true had ended (`by`); `polling` = by - after is what the
+// probe adds. Times are relative to `since`. A bound on the event is checked
+// without any slack for the probe as `after <= bound`: `after` is a lower
+// bound of the event's time, so the check never fails because lbctl was slow
+// (and misses lateness of less than `polling`, printed for the record).
+struct Observed {
+  bool held = false;
+  Clock::duration after{};
+  Clock::duration by{};
+  Clock::duration polling{};
+};
+inline Observed Observe(Clock::time_point since, const std::function<bool()>& cond,
+                        std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Clock::time_point last_false_start = since;
+  for (;;) {
+    const auto start = Clock::now();
+    const bool held = cond();
+    const auto end = Clock::now();
+    if (held) return {true, last_false_start - since, end - since, end - last_false_start};
+    if (end >= deadline) return {};
+    last_false_start = start;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+inline long Ms(Clock::duration d) {
+  return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
+
 class TempDir {
  public:
   TempDir() {
@@ -214,8 +246,10 @@ inline void FillPattern(char* buf, size_t n, uint64_t offset, uint64_t seed) {
 // Anything else (or EOF before a line) gets "<name>\n" too.
 class Backend {
  public:
-  explicit Backend(std::string name) : name_(std::move(name)) {
-    listen_fd_ = ListenLoopback(0, 1024, &port_);
+  // Listens on `port` (0: a free one); a given port lets a test bring a
+  // stopped server back on its old address.
+  explicit Backend(std::string name, uint16_t port = 0) : name_(std::move(name)) {
+    listen_fd_ = ListenLoopback(port, 1024, &port_);
     acceptor_ = std::thread([this] { AcceptLoop(); });
   }
   ~Backend() { Stop(); }

@@ -559,8 +559,13 @@ TEST_F(LbdTest, ClientsThatNeverReadTheirRepliesDoNotBlockTheControlSocket) {
     EXPECT_LT(Clock::now() - start, 2s);
   }
   EXPECT_EQ(AskId(vip_), "b0");
-  // 20000 replies of ~1 KB each would be 80 MB for the four.
+  // 20000 replies of ~1 KB each would be 80 MB for the four. Not under ASan:
+  // its quarantine keeps freed replies resident (measured: 18 MB more).
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(rss_kb() - rss_before, 16 * 1024) << "KB more RSS";
+#else
+  (void)rss_before;
+#endif
 }
 
 std::string HttpGet(uint16_t port, const std::string& path) {
@@ -614,8 +619,14 @@ TEST_F(LbdTest, IdleConnectionsAreClosedAfterTheIdleTimeout) {
   char ch;
   EXPECT_EQ(recv(c.get(), &ch, 1, 0), 0);
   auto waited = Clock::now() - start;
+  std::cout << "[ measured ] closed "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()
+            << " ms after the last byte (idle 300 ms)\n";
+  // Closed idle_timeout after the last byte relayed (one ev_timer). Measured
+  // (6 runs, Release, a loaded 2-core machine): 302 to 312 ms. The margin of
+  // 150 ms is for a sanitizer build's slower loop and a busy machine.
   EXPECT_GE(waited, 250ms);
-  EXPECT_LT(waited, 5s);
+  EXPECT_LT(waited, 300ms + 150ms);
 }
 
 // `Resets` counts both; ClientResets/ServerResets say whose socket failed.
@@ -721,7 +732,13 @@ TEST_F(LbdTest, MemoryPerIdleConnection) {
   std::cout << "lbd RSS: " << before << " KiB -> " << after << " KiB for " << kConns
             << " idle connections: " << per_conn << " bytes/connection (user space)\n";
   RecordProperty("bytes_per_idle_connection", static_cast<int>(per_conn));
-  EXPECT_LT(per_conn, 4096);
+  // The formula (lb/daemon/README.md): one slab slot, sizeof(Connection) = 344
+  // bytes, no pipe, no buffer. Measured over the slot (5 runs, Release): 119
+  // to 213 bytes (libev's per-descriptor entries for two sockets, RSS counted
+  // in whole pages: 4 bytes per connection per page). The margin is twice the
+  // largest of those: 344 + 2 x 213 < 344 + 424 = 768.
+  constexpr double kSlot = 344, kMargin = 424;
+  EXPECT_LT(per_conn, kSlot + kMargin);
   auto j = JsonParser::Parse(lbd_->Ctl({"stats", "--json"}).out);
   ASSERT_TRUE(j.has_value());
   EXPECT_EQ((*j)["counters"]["live"].number(), 64 + kConns);
@@ -756,6 +773,13 @@ long CpuTicks(pid_t pid) {
 }
 
 TEST_F(LbdTest, RunningOutOfDescriptorsIsCountedWithoutSpinning) {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  // The sanitizer runtimes need descriptors of their own: UBSan's vptr check
+  // tests memory with a pipe() and, without one, reports "invalid vptr" and
+  // halts lbd (a false positive, seen at daemon.cc's clock_.Now()); a report
+  // needs its log file. Run in the plain builds.
+  GTEST_SKIP() << "a sanitizer runtime needs the descriptors this test takes away";
+#endif
   MakeBackends(1);
   StartLbd(MakeConfig(dir_, {WebService("rr")}));
   pid_t pid = lbd_->pid();
@@ -800,6 +824,15 @@ TEST_F(LbdTest, HealthChecksTakeADeadServerOutAndBackIn) {
   auto j = JsonParser::Parse(lbd_->Ctl({"stats", "--json"}).out);
   ASSERT_TRUE(j.has_value());
   EXPECT_EQ((*j)["counters"]["connect_failures"].number(), 0);  // never tried
+  // Back in: a server on the same address again passes the check (rise 1)
+  // and gets its round robin share.
+  const uint16_t port = backends_[1]->port();
+  backends_[1] = std::make_unique<Backend>("b1", port);
+  ASSERT_EQ(backends_[1]->port(), port);
+  std::regex up(b1 + R"( +Proxy +1 +0 +0 +up)");
+  ASSERT_TRUE(WaitFor([&] { return std::regex_search(lbd_->Ctl({"status"}).out, up); }))
+      << lbd_->Ctl({"status"}).out;
+  EXPECT_EQ(Count(vip_, 4), (std::map<std::string, int>{{"b0", 2}, {"b1", 2}}));
 }
 TEST_F(LbdTest, ExecCheckWithDynamicWeightSetsTheWeight) {
   MakeBackends(1);

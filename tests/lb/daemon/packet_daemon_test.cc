@@ -16,6 +16,7 @@
 #include "lb_test_util.h"
 #include "lbd_process.h"
 #include "netns.h"
+#include "skip.h"
 
 namespace lbtest {
 namespace {
@@ -30,9 +31,7 @@ std::string Server(int i, int port) {
 
 class PacketDaemon : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, tun)";
-  }
+  void SetUp() override { LBD_SKIP_UNLESS(geteuid() == 0, "needs root (network namespaces, tun)"); }
 
   // The topology for `mode` with `n` real servers (3 answer on `port_`; the
   // topology may hold more than the config names at first).

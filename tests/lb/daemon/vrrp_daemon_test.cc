@@ -20,6 +20,7 @@
 #include "lb_test_util.h"
 #include "lbd_process.h"
 #include "netns.h"
+#include "skip.h"
 
 namespace lbtest {
 namespace {
@@ -221,7 +222,7 @@ class VrrpDaemon : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, raw sockets)";
+    LBD_SKIP_UNLESS(geteuid() == 0, "needs root (network namespaces, raw sockets)");
     topology_.emplace();
     ASSERT_TRUE(topology_->ok()) << "could not build the namespaces";
     // The veth carriers come up asynchronously.

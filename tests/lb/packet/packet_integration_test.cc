@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "netns.h"
+#include "skip.h"
 
 namespace {
 
@@ -79,7 +80,7 @@ class Topology : private LogDir, public netns::ScriptTopology {
 class PacketModeTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (!HasNetAdmin()) GTEST_SKIP() << "needs CAP_NET_ADMIN (run as root) for namespaces";
+    LBD_SKIP_UNLESS(HasNetAdmin(), "needs CAP_NET_ADMIN (run as root) for namespaces");
     mode_ = GetParam();
     port_ = mode_ == "nat" ? 8080 : 80;  // dr and tun cannot rewrite the port
     topo_ = std::make_unique<Topology>(mode_);

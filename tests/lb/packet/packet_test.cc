@@ -65,6 +65,95 @@ TEST(Checksum, KnownVector) {
   EXPECT_EQ(ntohs(ChecksumFold(ChecksumPartial(data, sizeof(data)))), 0xddf2);
 }
 
+// The RFC 1071 sum written the plain way, independent of ChecksumPartial's
+// four-bytes-at-a-time loop: big-endian 16-bit words, an odd last byte as the
+// high byte of a word padded with zero, carries folded at once. Returns the
+// folded sum in host order.
+uint16_t ReferenceSum(const std::vector<uint8_t>& bytes) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i < bytes.size(); i += 2) {
+    const uint32_t high = bytes[i];
+    const uint32_t low = i + 1 < bytes.size() ? bytes[i + 1] : 0;
+    sum += (high << 8) | low;
+    sum = (sum & 0xffff) + (sum >> 16);
+  }
+  return static_cast<uint16_t>(sum);
+}
+
+uint16_t SumOf(const std::vector<uint8_t>& bytes, uint32_t initial = 0) {
+  return ntohs(ChecksumFold(ChecksumPartial(bytes.data(), bytes.size(), initial)));
+}
+
+TEST(Checksum, HandVectorsWithOddLengths) {
+  struct Vector {
+    std::vector<uint8_t> bytes;
+    uint16_t sum;  // folded, host order; the checksum field is its complement
+  };
+  const Vector vectors[] = {
+      {{}, 0x0000},
+      {{0x01}, 0x0100},                          // 0x0100 (padded)
+      {{0x00, 0x01, 0xf2}, 0xf201},              // 0x0001 + 0xf200
+      {{0xff, 0xff, 0xff}, 0xff00},              // 0xffff + 0xff00 = 0x1feff -> 0xff00
+      {{0xff, 0xff, 0xff, 0xff, 0xff}, 0xff00},  // 0x1fffe + 0xff00 = 0x2fefe -> 0xff00
+      {{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7, 0xab},
+       0x88f3},  // RFC 1071 §3's 0xddf2 + 0xab00 = 0x188f2 -> 0x88f3
+      {{0x80, 0x00, 0x80, 0x00, 0x80}, 0x8001},  // 0x10000 + 0x8000 -> 0x0001 + 0x8000
+  };
+  for (const Vector& v : vectors) {
+    EXPECT_EQ(SumOf(v.bytes), v.sum) << v.bytes.size() << " bytes";
+    EXPECT_EQ(ReferenceSum(v.bytes), v.sum) << v.bytes.size() << " bytes";
+    EXPECT_EQ(ntohs(InternetChecksum(v.bytes.data(), v.bytes.size())),
+              static_cast<uint16_t>(~v.sum));
+  }
+}
+
+TEST(Checksum, AnIpv4HeaderByHand) {
+  // 4500 0073 0000 4000 4011 [b861] c0a8 0001 c0a8 00c7: the words sum to
+  // 0x2479c -> 0x479c + 2 = 0x479e, complement 0xb861.
+  const std::vector<uint8_t> header = {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
+                                       0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
+  EXPECT_EQ(ntohs(InternetChecksum(header.data(), header.size())), 0xb861);
+  // Destination 192.168.0.199 -> 192.168.0.2: 0x2479c - 0xc7 + 0x02 = 0x246d7
+  // -> 0x46d7 + 2 = 0x46d9, complement 0xb926.
+  EXPECT_EQ(ChecksumAdjust32(0xb861, 0xc0a800c7u, 0xc0a80002u), 0xb926);
+  EXPECT_EQ(ChecksumAdjust16(0xb861, 0x00c7, 0x0002), 0xb926);
+}
+
+TEST(Checksum, Rfc1624Example) {
+  // RFC 1624 §4: HC 0xdd2f, m 0x5555 -> m' 0x3285. Eqn. 3:
+  // ~(~0xdd2f + ~0x5555 + 0x3285) = ~(0x22d0 + 0xaaaa + 0x3285) = ~0xffff = 0x0000
+  // (eqn. 2 of RFC 1141 would give the -0 form 0xffff).
+  EXPECT_EQ(ChecksumAdjust16(0xdd2f, 0x5555, 0x3285), 0x0000);
+}
+
+TEST(Checksum, ChainedPartialSumsMatchTheReference) {
+  std::mt19937 rng(1071);
+  for (int i = 0; i < 500; ++i) {
+    std::vector<uint8_t> a(rng() % 40), b(rng() % 41);
+    for (auto& x : a) x = static_cast<uint8_t>(rng());
+    for (auto& x : b) x = static_cast<uint8_t>(rng());
+    // One buffer, and the reference over it.
+    std::vector<uint8_t> whole = a;
+    whole.insert(whole.end(), b.begin(), b.end());
+    EXPECT_EQ(SumOf(whole), ReferenceSum(whole)) << whole.size();
+    // Chained: a's sum carried into b's. An odd `a` is padded with zero, so
+    // the chain equals the reference over a, a zero byte, then b.
+    std::vector<uint8_t> padded = a;
+    if (padded.size() % 2 == 1) padded.push_back(0);
+    padded.insert(padded.end(), b.begin(), b.end());
+    const uint32_t first = ChecksumPartial(a.data(), a.size());
+    EXPECT_LT(first, 1u << 17);  // the documented bound that makes chaining safe
+    EXPECT_EQ(SumOf(b, first), ReferenceSum(padded)) << a.size() << "+" << b.size();
+  }
+  // 7 x 0xff: 3 x 0xffff + 0xff00 = 0x3fefd -> 0xfefd + 3 = 0xff00. A
+  // carried-in unfolded 0x1fffe (0xffff once folded, the same in either byte
+  // order) adds one's complement zero: 0xff00 + 0xffff = 0x1feff -> 0xff00.
+  const std::vector<uint8_t> ones(7, 0xff);
+  EXPECT_EQ(ReferenceSum(ones), 0xff00);
+  EXPECT_EQ(SumOf(ones), 0xff00);
+  EXPECT_EQ(SumOf(ones, 0x1fffe), 0xff00);
+}
+
 TEST(Checksum, IncrementalMatchesFullRecompute) {
   std::mt19937 rng(1624);
   for (int i = 0; i < 2000; ++i) {

@@ -38,6 +38,7 @@
 #include "lbd/vrrp/vrrp.h"
 #include "lbsched/endpoint.h"
 #include "netns.h"
+#include "skip.h"
 
 namespace {
 
@@ -269,7 +270,7 @@ class VrrpIntegration : public ::testing::Test {
   static void SetUpTestSuite() { netns::InstallCleanup("lbdv"); }
 
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, raw sockets)";
+    LBD_SKIP_UNLESS(geteuid() == 0, "needs root (network namespaces, raw sockets)");
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     for (char& c : name) {
       if (c == '/') c = '_';
@@ -358,7 +359,7 @@ class VrrpInterop : public VrrpIntegration, public ::testing::WithParamInterface
 
 // keepalived (150) master in A, lbd-vrrp (100) backup in B.
 TEST_P(VrrpInterop, LbdBacksUpKeepalived) {
-  if (!HaveKeepalived()) GTEST_SKIP() << "keepalived is not installed (apt-get install keepalived)";
+  LBD_SKIP_UNLESS(HaveKeepalived(), "keepalived is not installed (apt-get install keepalived)");
   const int version = GetParam();
   const std::string pass = version == 2 ? "lbdpass" : "";
   const std::string a = topology_->a(), b = topology_->b();
@@ -393,7 +394,7 @@ TEST_P(VrrpInterop, LbdBacksUpKeepalived) {
 
 // lbd-vrrp (150) master in A, keepalived (100) backup in B.
 TEST_P(VrrpInterop, KeepalivedBacksUpLbd) {
-  if (!HaveKeepalived()) GTEST_SKIP() << "keepalived is not installed (apt-get install keepalived)";
+  LBD_SKIP_UNLESS(HaveKeepalived(), "keepalived is not installed (apt-get install keepalived)");
   const int version = GetParam();
   const std::string pass = version == 2 ? "lbdpass" : "";
   const std::string a = topology_->a(), b = topology_->b();
@@ -428,7 +429,7 @@ INSTANTIATE_TEST_SUITE_P(Versions, VrrpInterop, ::testing::Values(2, 3),
                          });
 
 TEST_F(VrrpIntegration, NopreemptLbdLeavesKeepalivedMaster) {
-  if (!HaveKeepalived()) GTEST_SKIP() << "keepalived is not installed (apt-get install keepalived)";
+  LBD_SKIP_UNLESS(HaveKeepalived(), "keepalived is not installed (apt-get install keepalived)");
   const std::string a = topology_->a(), b = topology_->b();
   keepalived_ = std::make_unique<Keepalived>(b, dir_, KeepalivedConfig(3, 100, true, ""));
   ASSERT_TRUE(WaitFor([&] { return Topology::HasVip(b); }, milliseconds(6000)));
