@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "lbsched/scheduler.h"
 #include "replay.h"
 #include "simulate_main.h"
 
@@ -77,6 +78,12 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--replay") == 0) return ReplayMain(argc, argv);
     if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
       std::fputs(kUsage, stdout);
+      // The names that --schedulers and a workload's `schedulers:` take.
+      std::fputs("schedulers:", stdout);
+      for (std::string_view n : lbd::Scheduler::Names()) {
+        std::printf(" %.*s", static_cast<int>(n.size()), n.data());
+      }
+      std::fputs("\n", stdout);
       return 0;
     }
   }

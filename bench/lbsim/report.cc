@@ -224,6 +224,82 @@ std::string FormatJson(const Workload& w, const RunInfo& info,
   return o.str();
 }
 
+std::string PlotStyle(size_t i) {
+  // 15 colours readable on white; dash types 1..5 and point types 1..15 of
+  // the cairo terminals. Past 15 the colours and points repeat with another
+  // dash type.
+  static constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+                                            "#000000", "#aec7e8", "#98df8a", "#ff9896", "#c5b0d5"};
+  constexpr size_t kCount = sizeof(kColors) / sizeof(kColors[0]);
+  std::ostringstream o;
+  o << "lc rgb '" << kColors[i % kCount] << "' dt " << (i + i / kCount) % 5 + 1 << " pt "
+    << i % kCount + 1;
+  return o.str();
+}
+
+namespace {
+
+// PlotStyle() without the point type, which bars do not take.
+std::string BarStyle(size_t i) {
+  std::string style = PlotStyle(i);
+  return style.substr(0, style.find(" pt "));
+}
+
+}  // namespace
+
+std::string PlotScript(const Workload& w, const std::vector<SimResult>& results,
+                       const std::string& dir) {
+  std::ostringstream g;
+  g << "set terminal pngcairo size 720,420 font 'sans,9'\n"
+    << "set termoption noenhanced\nset datafile commentschars '#'\n"
+    << "set key outside right top\nset grid\nset format x '%g'\nset format y '%g'\n";
+  // 1. Latency CDF. Points on the lines (8 per line) tell them apart where
+  // colours do not.
+  g << "set output '" << dir << "/latency_cdf.png'\n"
+    << "set title 'Response time CDF (" << w.name << ")'\n"
+    << "set xlabel 'response time (ms, log scale)'\nset ylabel 'fraction of requests'\n"
+    << "set logscale x\nset xrange [0.1:*]\nset yrange [0:1]\nplot ";
+  for (size_t i = 0; i < results.size(); ++i) {
+    g << (i ? ", " : "") << "'" << dir << "/latency_cdf.dat' index " << i
+      << " using 1:2 with linespoints pn 8 lw 2 " << PlotStyle(i) << " title '"
+      << results[i].scheduler << "'";
+  }
+  g << "\nunset logscale x\nset xrange [*:*]\n";
+  // 2. Load share per server.
+  g << "set output '" << dir << "/load_share.png'\n"
+    << "set title 'Load share per server (" << w.name << ")'\n"
+    << "set xlabel 'server'\nset ylabel 'share of requests (%)'\nset yrange [0:*]\n"
+    << "set style data histograms\nset style histogram clustered gap 1\n"
+    << "set style fill pattern border -1\nset boxwidth 0.9\nplot ";
+  for (size_t i = 0; i < results.size(); ++i) {
+    g << (i ? ", " : "") << "'" << dir << "/load_share.dat' using " << i + 2
+      << (i == 0 ? ":xtic(1)" : "") << " fs pattern " << i % 8 << " " << BarStyle(i) << " title '"
+      << results[i].scheduler << "'";
+  }
+  g << "\nset style data lines\n";
+  // 3. Response time over time, with the events marked; linear from 0, so
+  // that a spike reads at its true size against the baseline.
+  g << "set output '" << dir << "/timeline.png'\n"
+    << "set title 'p99 response time over time (" << w.name << ")'\n"
+    << "set xlabel 'time (s)'\nset ylabel 'p99 response time (ms)'\nset yrange [0:*]\n";
+  int arrow = 1;
+  for (const RemapResult& m : results.front().remaps) {
+    g << "set arrow " << arrow++ << " from " << Num(m.at) << ", graph 0 to " << Num(m.at)
+      << ", graph 1 nohead dt 2 lc rgb 'gray40'\n";
+    g << "set label " << arrow << " '" << m.what << "' at " << Num(m.at)
+      << ", graph 0.97 offset 0.5,0 font 'sans,8'\n";
+  }
+  g << "plot ";
+  for (size_t i = 0; i < results.size(); ++i) {
+    g << (i ? ", " : "") << "'" << dir << "/timeline.dat' index " << i
+      << " using 1:3 with linespoints pn 8 lw 1.5 " << PlotStyle(i) << " title '"
+      << results[i].scheduler << "'";
+  }
+  g << "\n";
+  return g.str();
+}
+
 Status WritePlots(const Workload& w, const std::vector<SimResult>& results,
                   const std::string& dir) {
   if (results.empty()) return Status::Error("nothing to plot");
@@ -261,54 +337,10 @@ Status WritePlots(const Workload& w, const std::vector<SimResult>& results,
     }
     if (!cdf || !share || !tl) return Status::Error("cannot write data files in " + dir);
   }
-  std::ostringstream g;
-  g << "set terminal pngcairo size 720,420 font 'sans,9'\n"
-    << "set termoption noenhanced\nset datafile commentschars '#'\n"
-    << "set key outside right top\nset grid\nset format x '%g'\nset format y '%g'\n";
-  // 1. Latency CDF.
-  g << "set output '" << dir << "/latency_cdf.png'\n"
-    << "set title 'Response time CDF (" << w.name << ")'\n"
-    << "set xlabel 'response time (ms, log scale)'\nset ylabel 'fraction of requests'\n"
-    << "set logscale x\nset xrange [0.1:*]\nset yrange [0:1]\nplot ";
-  for (size_t i = 0; i < results.size(); ++i) {
-    g << (i ? ", " : "") << "'" << dir << "/latency_cdf.dat' index " << i
-      << " using 1:2 with lines lw 2 dt " << i % 4 + 1 << " title '" << results[i].scheduler << "'";
-  }
-  g << "\nunset logscale x\nset xrange [*:*]\nset yrange [*:*]\n";
-  // 2. Load share per server.
-  g << "set output '" << dir << "/load_share.png'\n"
-    << "set title 'Load share per server (" << w.name << ")'\n"
-    << "set xlabel 'server'\nset ylabel 'share of requests (%)'\n"
-    << "set style data histograms\nset style histogram clustered gap 1\n"
-    << "set style fill solid 0.8 border -1\nset boxwidth 0.9\nplot ";
-  for (size_t i = 0; i < results.size(); ++i) {
-    g << (i ? ", " : "") << "'" << dir << "/load_share.dat' using " << i + 2
-      << (i == 0 ? ":xtic(1)" : "") << " title '" << results[i].scheduler << "'";
-  }
-  g << "\nset style data lines\n";
-  // 3. Response time over time, with the events marked.
-  g << "set output '" << dir << "/timeline.png'\n"
-    << "set title 'p99 response time over time (" << w.name << ")'\n"
-    << "set xlabel 'time (s)'\nset ylabel 'p99 response time (ms, log scale)'\n"
-    << "set logscale y\n";
-  int arrow = 1;
-  for (const RemapResult& m : results.front().remaps) {
-    g << "set arrow " << arrow++ << " from " << Num(m.at) << ", graph 0 to " << Num(m.at)
-      << ", graph 1 nohead dt 2 lc rgb 'gray40'\n";
-    g << "set label " << arrow << " '" << m.what << "' at " << Num(m.at)
-      << ", graph 0.97 offset 0.5,0 font 'sans,8'\n";
-  }
-  g << "plot ";
-  for (size_t i = 0; i < results.size(); ++i) {
-    g << (i ? ", " : "") << "'" << dir << "/timeline.dat' index " << i
-      << " using 1:3 with lines lw 1.5 dt " << i % 4 + 1 << " title '" << results[i].scheduler
-      << "'";
-  }
-  g << "\n";
+  const std::string script = PlotScript(w, results, dir);
   std::FILE* p = ::popen("gnuplot 1>&2", "w");
   if (p == nullptr)
     return Status::Error("cannot run gnuplot: " + std::string(std::strerror(errno)));
-  const std::string script = g.str();
   std::fwrite(script.data(), 1, script.size(), p);
   int status = ::pclose(p);
   if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {

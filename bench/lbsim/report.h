@@ -34,6 +34,15 @@ std::string FormatJson(const Workload& w, const RunInfo& info,
 // gnuplot (its .dat inputs are removed on success, kept for debugging on
 // failure). Error if gnuplot is missing or fails.
 Status WritePlots(const Workload& w, const std::vector<SimResult>& results, const std::string& dir);
+// The gnuplot script WritePlots() runs (its .dat files in `dir`). Every y axis
+// starts at 0; the i-th scheduler gets PlotStyle(i) in every chart.
+std::string PlotScript(const Workload& w, const std::vector<SimResult>& results,
+                       const std::string& dir);
+// The line style of the i-th scheduler: colour, dash type and point type
+// (gnuplot `lc rgb '...' dt N pt M`). Colour and point type are unique for
+// i < 15 (one for each scheduler) and the dash type cycles through 5, so the
+// lines stay apart in black and white too (by point, then dash).
+std::string PlotStyle(size_t i);
 
 }  // namespace lbd::lbsim
 

@@ -111,6 +111,7 @@ void WriteService(Writer& w, const VirtualServiceConfig& vs, const ServerComment
   w.Line(4, "timeouts: {connect: " + FormatDuration(vs.connect_timeout) +
                 ", idle: " + FormatDuration(vs.idle_timeout) + "}");
   if (vs.sorry_server) w.Line(4, "sorry_server: " + ToString(*vs.sorry_server));
+  w.Line(4, std::string("access_log: ") + (vs.access_log ? "true" : "false"));
   if (vs.healthcheck.type != HealthCheckType::kNone) {
     w.Line(4, "healthcheck:");
     WriteCheck(w, 6, vs.healthcheck);
@@ -201,6 +202,7 @@ std::string DumpConfig(const Config& config, const ServerComment& comment) {
   w.Text(2, "status_auth", g.status_auth);
   w.Line(2, "maxconn: " + std::to_string(g.maxconn));
   w.Text(2, "state_file", g.state_file);
+  w.Line(2, std::string("access_log: ") + (g.access_log ? "true" : "false"));
   if (!config.virtual_services.empty()) {
     w.Line(0, "virtual_services:");
     for (const auto& vs : config.virtual_services) WriteService(w, vs, comment);

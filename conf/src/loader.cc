@@ -25,7 +25,7 @@ Config ReadConfig(const Value& root) {
   UniqueSet addresses;
   if (auto global = map.Get("global")) ReadGlobal(*global, &addresses, &config.global);
   if (auto services = map.Get("virtual_services")) {
-    ReadServices(*services, &addresses, &config.virtual_services);
+    ReadServices(*services, config.global, &addresses, &config.virtual_services);
   }
   if (auto vrrp = map.Get("vrrp")) ReadVrrp(*vrrp, config.virtual_services, &config.vrrp);
   return config;

@@ -20,7 +20,9 @@ Config ReadConfig(const Value& root);
 
 // `addresses` holds every listening address seen so far (metrics, VIPs).
 void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out);
-void ReadServices(const Value& value, UniqueSet* addresses, std::vector<VirtualServiceConfig>* out);
+// `global` is read first: its access_log is each service's default.
+void ReadServices(const Value& value, const GlobalConfig& global, UniqueSet* addresses,
+                  std::vector<VirtualServiceConfig>* out);
 // A service's check (`base` = nullptr: `type` is required when any key is
 // given), or a real server's override of `*base` (only the keys given change).
 void ReadHealthCheck(const Value& value, const HealthCheckConfig* base, HealthCheckConfig* out);

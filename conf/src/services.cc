@@ -96,11 +96,12 @@ void ReadRealServer(const Value& value, const ServiceView& view, UniqueSet* serv
   }
 }
 
-void ReadService(const Value& value, UniqueSet* names, UniqueSet* addresses,
-                 VirtualServiceConfig* out) {
-  MapReader map(value, {"name", "listen", "scheduler", "scheduler_flags", "forwarding",
-                        "persistence", "timeouts", "sorry_server", "healthcheck", "quorum",
-                        "hysteresis", "on_quorum_up", "on_quorum_down", "real_servers"});
+void ReadService(const Value& value, const GlobalConfig& global, UniqueSet* names,
+                 UniqueSet* addresses, VirtualServiceConfig* out) {
+  MapReader map(value,
+                {"name", "listen", "scheduler", "scheduler_flags", "forwarding", "persistence",
+                 "timeouts", "sorry_server", "healthcheck", "quorum", "hysteresis", "on_quorum_up",
+                 "on_quorum_down", "real_servers", "access_log"});
   out->mark = value.mark();
   if (!map.is_map()) return;
   if (auto name = map.Require("name")) {
@@ -196,6 +197,12 @@ void ReadService(const Value& value, UniqueSet* names, UniqueSet* addresses,
     map.Get("sorry_server")
         ->Error("sorry_server " + ToString(out->listen) + " is the service's own listen address");
   }
+  // The packet modes never see a connection end in user space: nothing to log.
+  out->access_log = global.access_log && out->forwarding == Forwarding::kProxy;
+  if (map.Read("access_log", &out->access_log) && out->access_log && forwarding_known &&
+      out->forwarding != Forwarding::kProxy) {
+    map.Get("access_log")->Error("needs forwarding proxy (the packet modes relay no connection)");
+  }
   // Before the real servers, whose overrides start from it.
   if (auto check = map.Get("healthcheck")) ReadHealthCheck(*check, nullptr, &out->healthcheck);
   map.Read("quorum", &out->quorum, 0, kMaxInt);
@@ -257,7 +264,7 @@ void ReadStatusAuth(const Value& value, std::string* out) {
 void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
   MapReader map(value, {"workers", "control_socket", "metrics_listen", "drain_timeout", "log_level",
                         "log", "user", "group", "control_socket_mode", "control_socket_group",
-                        "status_auth", "maxconn", "state_file"});
+                        "status_auth", "maxconn", "state_file", "access_log"});
   map.Read("workers", &out->workers, 0, kMaxWorkers);
   map.Read("maxconn", &out->maxconn, 0, kMaxMaxconn);
   if (map.Read("control_socket", &out->control_socket) &&
@@ -301,14 +308,15 @@ void ReadGlobal(const Value& value, UniqueSet* addresses, GlobalConfig* out) {
   }
   if (auto auth = map.Get("status_auth")) ReadStatusAuth(*auth, &out->status_auth);
   map.Read("state_file", &out->state_file);
+  map.Read("access_log", &out->access_log);
 }
 
-void ReadServices(const Value& value, UniqueSet* addresses,
+void ReadServices(const Value& value, const GlobalConfig& global, UniqueSet* addresses,
                   std::vector<VirtualServiceConfig>* out) {
   UniqueSet names;
   for (const Value& item : value.Items()) {
     VirtualServiceConfig service;
-    ReadService(item, &names, addresses, &service);
+    ReadService(item, global, &names, addresses, &service);
     out->push_back(std::move(service));
   }
 }

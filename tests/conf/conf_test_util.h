@@ -48,6 +48,7 @@ inline void ExpectEveryKey(const Config& c) {
   EXPECT_EQ(c.global.control_socket_mode, 0660u);
   EXPECT_EQ(c.global.control_socket_group, "adm");
   EXPECT_EQ(c.global.status_auth, "admin:s3cret");
+  EXPECT_TRUE(c.global.access_log);
 
   ASSERT_THAT(c.virtual_services, SizeIs(2));
   const VirtualServiceConfig& web = c.virtual_services[0];
@@ -59,6 +60,7 @@ inline void ExpectEveryKey(const Config& c) {
   EXPECT_EQ(web.connect_timeout, milliseconds(500));
   EXPECT_EQ(web.idle_timeout, minutes(2));
   EXPECT_EQ(web.sorry_server, ParseEndpoint("10.0.1.99:8080").value());
+  EXPECT_FALSE(web.access_log);
   const HealthCheckConfig& hc = web.healthcheck;
   EXPECT_EQ(hc.type, HealthCheckType::kHttp);
   EXPECT_EQ(hc.interval, seconds(3));

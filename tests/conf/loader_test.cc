@@ -192,7 +192,7 @@ global:
               ElementsAre("t.yaml:2:3: global: unknown key 'worker' (did you mean 'workers'?); "
                           "allowed: workers, control_socket, metrics_listen, drain_timeout, "
                           "log_level, log, user, group, control_socket_mode, "
-                          "control_socket_group, status_auth, maxconn, state_file"));
+                          "control_socket_group, status_auth, maxconn, state_file, access_log"));
   EXPECT_THAT(
       Errors(R"(
 virtual_services:
@@ -636,6 +636,41 @@ global:
               ElementsAre(HasSubstr("global.status_auth.file: the file's first line must be "
                                     "USER:PASSWORD")));
   std::filesystem::remove(file);
+}
+
+TEST(LoaderTest, AccessLogDefaultsToGlobalForProxyServices) {
+  const char* text = R"(
+global:
+  access_log: true
+virtual_services:
+  - name: a
+    listen: 10.0.0.1:80
+  - name: b
+    listen: 10.0.0.2:80
+    access_log: false
+  - name: c
+    listen: 10.0.0.3:80
+    forwarding: nat
+)";
+  auto r = Load(text);
+  ASSERT_TRUE(r.config.has_value());
+  EXPECT_TRUE(r.config->global.access_log);
+  EXPECT_TRUE(r.config->virtual_services[0].access_log);
+  EXPECT_FALSE(r.config->virtual_services[1].access_log);
+  EXPECT_FALSE(r.config->virtual_services[2].access_log);  // nothing to log in nat
+  EXPECT_FALSE(Load("virtual_services:\n  - {name: a, listen: 10.0.0.1:80}\n")
+                   .config->virtual_services[0]
+                   .access_log);
+  EXPECT_THAT(Errors(R"(
+virtual_services:
+  - name: a
+    listen: 10.0.0.1:80
+    forwarding: dr
+    access_log: true
+)"),
+              ElementsAre(HasSubstr("t.yaml:5:17: virtual_services[0].access_log: needs "
+                                    "forwarding proxy")));
+  EXPECT_THAT(Errors("global:\n  access_log: maybe\n"), SizeIs(1));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "lbd/daemon/worker_context.h"
 #include "lbd/sys/log.h"
@@ -32,7 +33,10 @@ void Connection::Start(WorkerContext& context, int client_fd, Endpoint client,
   client_fd_ = client_fd;
   server_fd_ = -1;
   client_events_ = server_events_ = 0;
-  sorry_ = counted_ = active_ = false;
+  sorry_ = counted_ = active_ = tried_ = false;
+  access_log_ = entry.access_log;
+  if (access_log_) start_ns_ = SteadyNow().count();
+  bytes_in_ = bytes_out_ = 0;
   attempts_ = 1;
   first_byte_ = FirstByte::kDone;
   c2s_ = Direction{};
@@ -51,12 +55,22 @@ void Connection::Start(WorkerContext& context, int client_fd, Endpoint client,
   std::shared_ptr<RealServer> rs;
   if (!entry.sorry_only) {
     rs = runtime_->persistence.Lookup(client.ip, SteadyNow());
-    if (!rs) rs = runtime_->service->Pick(flow_);
+    if (rs) {
+      LBD_LOG(kDebug, "service %s: %s -> %s (persistence)", runtime_->name.c_str(),
+              ToString(client).c_str(), ToString(rs->endpoint()).c_str());
+    } else {
+      rs = runtime_->service->Pick(flow_);
+      LBD_LOG(kDebug, "service %s: %s -> %s (scheduler %s)", runtime_->name.c_str(),
+              ToString(client).c_str(), rs ? ToString(rs->endpoint()).c_str() : "none",
+              runtime_->service->scheduler_name().c_str());
+    }
   }
   if (!rs) {
     if (entry.sorry_server) {
       sorry_ = true;
       ProcessCounters::Inc(ctx_->counters.sorry);
+      LBD_LOG(kDebug, "service %s: %s -> sorry server %s", runtime_->name.c_str(),
+              ToString(client).c_str(), ToString(*entry.sorry_server).c_str());
       ConnectTo(*entry.sorry_server);
       return;
     }
@@ -65,7 +79,7 @@ void Connection::Start(WorkerContext& context, int client_fd, Endpoint client,
       LBD_LOG(kWarning, "service %s: no real server available for %s, closing",
               runtime_->name.c_str(), ToString(client).c_str());
     }
-    Finish(/*reset=*/false);
+    Finish(/*reset=*/false, 'P');
     return;
   }
   Begin(std::move(rs));
@@ -82,6 +96,11 @@ void Connection::Begin(std::shared_ptr<RealServer> server) {
 }
 
 void Connection::ConnectTo(Endpoint target) {
+  target_ = target;
+  tried_ = true;
+  LBD_LOG(kDebug, "service %s: connecting %s to %s%s (attempt %d)", runtime_->name.c_str(),
+          ToString(flow_.source).c_str(), sorry_ ? "sorry server " : "", ToString(target).c_str(),
+          attempts_);
   server_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (server_fd_ < 0) {
     int err = errno;
@@ -97,7 +116,7 @@ void Connection::ConnectTo(Endpoint target) {
   SetNoDelay(server_fd_);
   ev_io_init(&server_io_, OnServerIo, server_fd_, 0);
   server_io_.data = this;
-  if (server_) signal_stamp_ns_ = SteadyNow().count();
+  signal_stamp_ns_ = SteadyNow().count();
   sockaddr_in sa = ToSockaddr(target);
   if (connect(server_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0) {
     OnEstablished();
@@ -124,6 +143,10 @@ void Connection::OnConnectFailed(int err) {
   ProcessCounters& counters = ctx_->counters;
   ProcessCounters::Inc(counters.connect_failures);
   Endpoint failed = sorry_ ? Endpoint{} : server_->endpoint();
+  LBD_LOG(kDebug, "service %s: connect %s to %s failed (%s)", runtime_->name.c_str(),
+          ToString(flow_.source).c_str(), ToString(target_).c_str(), strerror(err));
+  // The access log's cause if this was the last try.
+  const char cause = err == EMFILE || err == ENFILE ? 'P' : err == ETIMEDOUT ? 's' : 'S';
   if (!sorry_ && server_fd_ >= 0) {
     // A failed connect is a sample as bad as a timed-out one, so that ewma
     // stops sending there before a health check notices.
@@ -142,13 +165,13 @@ void Connection::OnConnectFailed(int err) {
   }
   if (sorry_ || attempts_ >= 2) {
     if (!ctx_->AllowLog()) {
-      Finish(/*reset=*/false);
+      Finish(/*reset=*/false, cause);
       return;
     }
     LBD_LOG(kWarning, "service %s: connect to %s failed (%s), closing client %s",
             runtime_->name.c_str(), sorry_ ? "sorry server" : ToString(failed).c_str(),
             strerror(err), ToString(flow_.source).c_str());
-    Finish(/*reset=*/false);
+    Finish(/*reset=*/false, cause);
     return;
   }
   ++attempts_;
@@ -174,10 +197,12 @@ void Connection::OnConnectFailed(int err) {
     LBD_LOG(kWarning, "service %s: connect to %s failed (%s), no other server, closing client %s",
             runtime_->name.c_str(), ToString(failed).c_str(), strerror(err),
             ToString(flow_.source).c_str());
-    Finish(/*reset=*/false);
+    Finish(/*reset=*/false, cause);
     return;
   }
   ProcessCounters::Inc(counters.retries);
+  LBD_LOG(kDebug, "service %s: retrying %s on %s", runtime_->name.c_str(),
+          ToString(flow_.source).c_str(), ToString(next->endpoint()).c_str());
   if (ctx_->AllowLog()) {  // a dead server fails every connect until its check notices
     LBD_LOG(kInfo, "service %s: connect to %s failed (%s), retrying on %s", runtime_->name.c_str(),
             ToString(failed).c_str(), strerror(err), ToString(next->endpoint()).c_str());
@@ -189,11 +214,11 @@ void Connection::OnConnectFailed(int err) {
 // to a real server (server_) or the sorry server (server_ null).
 void Connection::OnEstablished() {
   state_ = State::kRelaying;
+  const int64_t now = SteadyNow().count();
+  const int64_t connect_ns = now - signal_stamp_ns_;
+  connect_us_ = static_cast<uint32_t>(std::clamp<int64_t>(connect_ns / 1000, 0, UINT32_MAX));
   if (server_) {
-    const int64_t now = SteadyNow().count();
-    const int64_t connect_ns = now - signal_stamp_ns_;
     server_->ReportLatency(std::chrono::nanoseconds(connect_ns));
-    connect_us_ = static_cast<uint32_t>(std::clamp<int64_t>(connect_ns / 1000, 0, UINT32_MAX));
     signal_stamp_ns_ = now;
     first_byte_ = FirstByte::kEstablished;
     server_->ConnectionActivated();
@@ -370,6 +395,8 @@ void Connection::Relay() {
   if (first_byte_ != FirstByte::kDone) TrackFirstByte(in, out);
   if (in + out > 0) {
     last_activity_ = ev_now(ctx_->loop);
+    bytes_in_ += in;
+    bytes_out_ += out;
     if (in > 0) {
       runtime_->stats.AddIn(in);
       if (server_stats_) server_stats_->AddIn(in);
@@ -383,7 +410,7 @@ void Connection::Relay() {
     ProcessCounters& counters = ctx_->counters;
     ProcessCounters::Inc(counters.resets);
     ProcessCounters::Inc(client_failed ? counters.client_resets : counters.server_resets);
-    Finish(/*reset=*/true);
+    Finish(/*reset=*/true, client_failed ? 'C' : 'S');
     return;
   }
   if (active_ && (c2s_.eof || s2c_.eof)) {
@@ -391,7 +418,7 @@ void Connection::Relay() {
     active_ = false;
   }
   if (c2s_.shut && s2c_.shut) {
-    Finish(/*reset=*/false);
+    Finish(/*reset=*/false, '-');
     return;
   }
   UpdateInterest();
@@ -415,7 +442,8 @@ void Connection::UpdateInterest() {
   SetEvents(server_io_, server_fd_, server_events_, server);
 }
 
-void Connection::Finish(bool reset) {
+void Connection::Finish(bool reset, char cause) {
+  if (access_log_) LogAccess(cause);
   struct ev_loop* loop = ctx_->loop;
   ev_io_stop(loop, &client_io_);
   if (server_fd_ >= 0) ev_io_stop(loop, &server_io_);
@@ -439,6 +467,21 @@ void Connection::Finish(bool reset) {
   server_stats_.reset();
   runtime_.reset();
   ctx_->Release(this);
+}
+
+void Connection::LogAccess(char cause) const {
+  if (!LogEnabled(LogLevel::kInfo) || !ctx_->AllowAccessLog()) return;
+  const bool connected = state_ == State::kRelaying;
+  const char phase = cause == '-' ? '-' : connected ? 'D' : 'C';
+  const std::string server = !tried_  ? "-"
+                             : sorry_ ? "sorry:" + ToString(target_)
+                                      : ToString(target_);
+  const long long connect_ms = connected ? static_cast<long long>(connect_us_ / 1000) : -1;
+  const long long total_ms = (SteadyNow().count() - start_ns_) / 1000000;
+  Log(LogLevel::kInfo, "access %s %s %s %s %lld/%lld %llu/%llu %c%c",
+      ToString(flow_.source).c_str(), runtime_->name.c_str(), ToString(flow_.destination).c_str(),
+      server.c_str(), connect_ms, total_ms, static_cast<unsigned long long>(bytes_in_),
+      static_cast<unsigned long long>(bytes_out_), cause, phase);
 }
 
 void Connection::OnClientIo(struct ev_loop*, ev_io* w, int) {
@@ -469,7 +512,7 @@ void Connection::OnTimer(struct ev_loop* loop, ev_timer* w, int) {
     ProcessCounters::Inc(c->ctx_->counters.idle_timeouts);
     LBD_LOG(kDebug, "service %s: closing idle connection from %s", c->runtime_->name.c_str(),
             ToString(c->flow_.source).c_str());
-    c->Finish(/*reset=*/false);
+    c->Finish(/*reset=*/false, 'c');
     return;
   }
   w->repeat = c->idle_timeout_ - idle;

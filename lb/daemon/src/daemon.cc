@@ -267,6 +267,7 @@ void Daemon::Publish() {
     e.idle_timeout = Seconds(s.config.idle_timeout);
     e.sorry_server = s.config.sorry_server;
     e.sorry_only = s.sorry_only;
+    e.access_log = s.config.access_log;
     e.server_stats = s.StatsMap();
     table->services.push_back(std::move(e));
   }

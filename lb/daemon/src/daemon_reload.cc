@@ -50,6 +50,16 @@ Status Daemon::Reload() {
   RuntimeState next_runtime = runtime_;
   const Config next = Overlay(*loaded.config, &next_runtime);
   const ReloadPlan plan = Plan(config_, next);
+  if (LogEnabled(LogLevel::kDebug)) {
+    const std::string steps = ToString(plan);
+    size_t begin = 0;
+    while (begin < steps.size()) {
+      size_t end = steps.find('\n', begin);
+      if (end == std::string::npos) end = steps.size();
+      LBD_LOG(kDebug, "reload plan: %.*s", static_cast<int>(end - begin), steps.data() + begin);
+      begin = end + 1;
+    }
+  }
   if (plan.restart_only_changed) {
     LBD_LOG(kWarning,
             "reload: global.workers/control_socket/metrics_listen/maxconn change at restart only");
@@ -92,6 +102,7 @@ Status Daemon::Reload() {
   if (state_changed) SaveState();
   config_.global.drain_timeout = next.global.drain_timeout;
   config_.global.status_auth = next.global.status_auth;  // the status page asks each request
+  config_.global.access_log = next.global.access_log;    // each service has its own copy
   if (plan.log_level_changed) {
     SetLogLevel(next.global.log_level);
     config_.global.log_level = next.global.log_level;

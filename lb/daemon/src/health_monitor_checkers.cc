@@ -93,6 +93,10 @@ class CheckerHealthMonitor : public HealthMonitor {
           st->success = r.success;
           st->latency_seconds = static_cast<double>(r.latency.count()) / 1e9;
           st->message = r.message;
+          LBD_LOG(kDebug, "health check %s %s: probe %s in %.1f ms (%s)", service.c_str(),
+                  ToString(server).c_str(),
+                  r.unknown ? "unknown" : (r.success ? "passed" : "failed"),
+                  st->latency_seconds * 1000, r.message.c_str());
           if (dynamic && r.weight) weight_report_(service, server, *r.weight);
         };
         auto checker = HealthChecker::Create(loop_, run, rs.address, std::move(callbacks));

@@ -78,8 +78,9 @@ ServiceStep KeptService(const VirtualServiceConfig& old, const VirtualServiceCon
   st.settings_changed =
       old.persistence != vs.persistence || old.connect_timeout != vs.connect_timeout ||
       old.idle_timeout != vs.idle_timeout || old.sorry_server != vs.sorry_server ||
-      old.quorum != vs.quorum || old.hysteresis != vs.hysteresis ||
-      old.on_quorum_up != vs.on_quorum_up || old.on_quorum_down != vs.on_quorum_down;
+      old.access_log != vs.access_log || old.quorum != vs.quorum ||
+      old.hysteresis != vs.hysteresis || old.on_quorum_up != vs.on_quorum_up ||
+      old.on_quorum_down != vs.on_quorum_down;
   st.checks_changed = !SameChecks(old, vs);
   const bool was_proxy = old.forwarding == Forwarding::kProxy;
   if (vs.forwarding == Forwarding::kProxy) {

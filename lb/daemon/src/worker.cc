@@ -281,6 +281,25 @@ bool WorkerContext::AllowLog() {
   return false;
 }
 
+bool WorkerContext::AllowAccessLog() {
+  ev_tstamp now = ev_now(loop);
+  if (now - access_window_ >= 1.0) {
+    if (access_dropped_ > 0) {
+      LBD_LOG(kWarning, "worker %d: %llu access lines dropped", worker_index,
+              static_cast<unsigned long long>(access_dropped_));
+    }
+    access_window_ = now;
+    access_budget_ = kAccessLinesPerSecond;
+    access_dropped_ = 0;
+  }
+  if (access_budget_ > 0) {
+    --access_budget_;
+    return true;
+  }
+  ++access_dropped_;
+  return false;
+}
+
 std::shared_ptr<TrafficStats> WorkerContext::ServerStats(const ServiceRuntime* runtime,
                                                          Endpoint server) const {
   const ServiceEntry* e = table ? table->Find(runtime) : nullptr;

@@ -79,6 +79,10 @@ struct VirtualServiceConfig {
   Duration connect_timeout{2000};              // timeouts.connect. Default: 2s.
   Duration idle_timeout{300000};               // timeouts.idle. Default: 300s.
   std::optional<Endpoint> sorry_server;
+  // One access line per finished connection (forwarding proxy only; format
+  // and termination codes in lb/daemon/README.md). The loader fills it from
+  // global.access_log when the service does not say. Default: global's.
+  bool access_log = false;
   HealthCheckConfig healthcheck;
   // Quorum (keepalived): sum of the weights of up servers needed; 0 = not
   // set, the daemon then uses keepalived's default 1 (lost when no server is
@@ -140,6 +144,8 @@ struct GlobalConfig {
   // or removed) are saved and restored from at start; empty = not saved.
   // Default: none.
   std::string state_file;
+  // The default of every service's access_log. Default: false.
+  bool access_log = false;
 };
 
 struct Config {

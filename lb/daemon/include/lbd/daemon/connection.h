@@ -47,6 +47,20 @@
 // and their connects), as much as a LAN connect takes; CLOCK_MONOTONIC_COARSE
 // (15 ns) ticks every 4 ms here, coarser than a LAN connect or a fast answer.
 //
+// Access log (ServiceEntry::access_log): when the connection ends, one info
+// line through the worker's access-line budget (WorkerContext::AllowAccessLog):
+//   access CLIENT SERVICE VIP SERVER Tc/Tt IN/OUT TERM
+// SERVER the last real server tried, `sorry:IP:PORT`, or `-` (none picked);
+// Tc the connect time in ms (-1: never connected), Tt the whole life in ms;
+// IN client->server and OUT server->client bytes; TERM two letters like
+// HAProxy's termination state: who ended it, then in which phase.
+//   first: `-` normal close, `C` client reset, `S` server refused or reset,
+//          `s` server connect timeout, `c` idle timeout (timeouts.idle; no
+//          byte either way, so not tied to one side), `K` killed (drain
+//          timeout, shutdown), `P` lbd gave up (no server, no descriptor);
+//   second: `C` while connecting, `D` while relaying data, `-` normal.
+// Disabled, it costs a flag test at the start and one at the end.
+//
 // Thread-safety: none. Every method runs on the owning worker's thread.
 #ifndef LBD_DAEMON_CONNECTION_H_
 #define LBD_DAEMON_CONNECTION_H_
@@ -73,7 +87,7 @@ class Connection {
   // REQUIRES: `context` outlives the connection (it is its worker's).
   void Start(WorkerContext& context, int client_fd, Endpoint client, const ServiceEntry& entry);
   // Ends at once, resetting both sides (drain timeout, shutdown).
-  void Abort() { Finish(/*reset=*/true); }
+  void Abort() { Finish(/*reset=*/true, 'K'); }
 
   // Slab and live-list bookkeeping (owned by the ConnectionOwner).
   Connection* pool_next = nullptr;
@@ -124,7 +138,9 @@ class Connection {
   void ReleaseSlot(Direction& d);
   bool MovePipeToBuffer(Direction& d);
   void UpdateInterest();
-  void Finish(bool reset);
+  // `cause` is the first letter of the access log's TERM (see above).
+  void Finish(bool reset, char cause);
+  void LogAccess(char cause) const;
   void SetEvents(ev_io& io, int fd, int& current, int wanted);
 
   static void OnClientIo(struct ev_loop* loop, ev_io* w, int revents);
@@ -136,6 +152,8 @@ class Connection {
   bool sorry_ = false;    // connected to the sorry server (no RealServer)
   bool counted_ = false;  // ConnectionOpened() done on server_
   bool active_ = false;   // currently counted active on server_
+  bool access_log_ = false;
+  bool tried_ = false;  // target_ holds the last connect's address
   uint8_t attempts_ = 0;
   FirstByte first_byte_ = FirstByte::kDone;
   int client_fd_ = -1;
@@ -152,6 +170,10 @@ class Connection {
   // Steady clock, ns: when the connect started; from the establish on, when
   // the request started (see FirstByte).
   int64_t signal_stamp_ns_ = 0;
+  int64_t start_ns_ = 0;  // steady clock at Start(), with access_log_ only
+  uint64_t bytes_in_ = 0;
+  uint64_t bytes_out_ = 0;
+  Endpoint target_;
   Flow flow_;
   Direction c2s_;
   Direction s2c_;

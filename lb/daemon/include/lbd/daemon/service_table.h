@@ -78,6 +78,7 @@ struct ServiceEntry {
   // the sorry server, even while some real servers are up (keepalived takes
   // the real servers out and puts the sorry server in).
   bool sorry_only = false;
+  bool access_log = false;  // one "access ..." info line per finished connection
   ServerStatsMap server_stats;
 
   // The stats object of `server`, or nullptr when the snapshot predates it.

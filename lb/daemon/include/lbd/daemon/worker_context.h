@@ -12,7 +12,8 @@
 //   table                           the worker's current snapshot (per-server
 //                                   stats of a server picked on a retry, after
 //                                   a swap);
-//   AllowLog()                      the per-worker warning rate limit;
+//   AllowLog(), AllowAccessLog()    the per-worker warning and access-line
+//                                   rate limits;
 //   Release()                       the connection's last act: the owner takes
 //                                   its slot back (one indirect call per
 //                                   connection, never per byte).
@@ -26,6 +27,7 @@
 
 #include <ev.h>
 
+#include <cstdint>
 #include <memory>
 
 #include "lbd/daemon/counters.h"
@@ -62,6 +64,12 @@ struct WorkerContext {
   // Rate limit for per-connection warnings: at most 10 a second per worker;
   // the number suppressed is logged when the next second starts.
   bool AllowLog();
+  // Rate limit for access lines: at most kAccessLinesPerSecond a second per
+  // worker, so that a connection flood costs a bounded amount of logging;
+  // the number dropped is logged (warning) when the next second's first
+  // access line comes.
+  static constexpr int kAccessLinesPerSecond = 2000;
+  bool AllowAccessLog();
 
   // The stats of `server` in the current table's entry for `runtime`, or
   // nullptr when there is no table, the service left it, or the snapshot
@@ -84,6 +92,9 @@ struct WorkerContext {
   ConnectionOwner& owner_;
   ev_tstamp log_window_ = 0;
   int log_budget_ = 0;
+  ev_tstamp access_window_ = 0;
+  int access_budget_ = 0;
+  uint64_t access_dropped_ = 0;
 };
 
 }  // namespace lbd
