@@ -145,7 +145,7 @@ class KaReader {
     std::string out;
     for (const auto& a : args) {
       if (!out.empty()) out += ' ';
-      out += a.find_first_of(" \t") == std::string::npos ? a : "'" + a + "'";
+      out += a;  // a "quoted" word is a whole command line, as keepalived runs it
     }
     return out;
   }

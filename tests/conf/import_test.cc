@@ -210,7 +210,7 @@ TEST(ImportKeepalivedTest, EveryMappedKeyword) {
   EXPECT_EQ(v.preempt_delay, Duration(4000));
   EXPECT_THAT(v.unicast_peers, ElementsAre("10.1.1.2"));
   EXPECT_THAT(v.virtual_ips, ElementsAre("192.168.200.16/32", "192.168.200.17/24"));
-  EXPECT_EQ(v.notify_master, "'/usr/local/bin/master.sh arg'");
+  EXPECT_EQ(v.notify_master, "/usr/local/bin/master.sh arg");
   EXPECT_EQ(v.notify, "/usr/local/bin/notify.sh");
   const auto& v2 = r.config.vrrp[1];
   EXPECT_EQ(v2.version, 2);
@@ -226,7 +226,7 @@ TEST(ImportKeepalivedTest, EveryMappedKeyword) {
   EXPECT_EQ(ToString(*s.sorry_server), "10.0.9.9:80");
   EXPECT_EQ(s.quorum, 3);
   EXPECT_EQ(s.hysteresis, 1);
-  EXPECT_EQ(s.on_quorum_up, "'/bin/up.sh now'");
+  EXPECT_EQ(s.on_quorum_up, "/bin/up.sh now");
   EXPECT_EQ(s.on_quorum_down, "/bin/down.sh");
   ASSERT_THAT(s.real_servers, SizeIs(4));
   const auto& h = s.real_servers[0];
@@ -256,7 +256,7 @@ TEST(ImportKeepalivedTest, EveryMappedKeyword) {
   const auto& m = s.real_servers[2];
   EXPECT_EQ(m.weight, 1);
   EXPECT_EQ(m.healthcheck->type, HealthCheckType::kExec);
-  EXPECT_EQ(m.healthcheck->command, "'/bin/check.sh 10.0.1.3'");
+  EXPECT_EQ(m.healthcheck->command, "/bin/check.sh 10.0.1.3");
   EXPECT_EQ(m.healthcheck->timeout, Duration(7000));
   EXPECT_TRUE(m.healthcheck->dynamic_weight);
   EXPECT_EQ(m.healthcheck->fall, 1);            // MISC_CHECK's default retry 0
