@@ -144,6 +144,12 @@ class KeepalivedImporter : public import::KaReader {
     if (v.virtual_router_id == 0) {
       Error(node, "vrrp_instance " + node.args[0] + " has no virtual_router_id");
     }
+    if (advert && (*advert < 0.01 || *advert > (v.version == 2 ? 255 : 40.95))) {
+      Error(node, "advert_int must be within " +
+                      std::string(v.version == 2 ? "1..255 s (VRRP version 2)"
+                                                 : "0.01..40.95 s (VRRP version 3)"));
+      advert.reset();
+    }
     if (advert) {
       // v2 counts whole seconds (RFC 3768), v3 centiseconds (RFC 5798).
       long long ms = std::llround(*advert * 1000);

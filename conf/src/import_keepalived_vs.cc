@@ -171,7 +171,7 @@ class VsReader {
       } else if (n.key == "lb_kind" || n.key == "lvs_method") {
         if (!k_.Args(n, 1)) continue;
         std::string m = n.args[0];
-        std::transform(m.begin(), m.end(), m.begin(), ::toupper);
+        for (char& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
         if (m == "NAT") {
           proto_.forwarding = Forwarding::kNat;
         } else if (m == "DR") {
@@ -393,7 +393,7 @@ class VsReader {
       } else if (o.key == "digest") {
         if (!k_.Args(o, 1)) continue;
         std::string d = o.args[0];
-        std::transform(d.begin(), d.end(), d.begin(), ::tolower);
+        for (char& ch : d) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         if (d.size() != 32 || d.find_first_not_of("0123456789abcdef") != std::string::npos) {
           k_.Error(o, "digest is an MD5: 32 hex digits");
         } else {

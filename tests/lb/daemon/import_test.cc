@@ -313,6 +313,22 @@ TEST(ImportIntegrationTest, IpvsadmRulesRunAndMatchStatus) {
           << status;
     }
   }
+  // stdin, and --strict: warnings (a UDP service) make the exit status 1.
+  auto piped = RunProgram(
+      dir, {"/bin/sh", "-c", std::string(LBCTL_PATH) + " import ipvsadm - < " + rules_path});
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_THAT(piped.out, HasSubstr("# from <stdin>:2"));
+  std::ofstream(rules_path, std::ios::app) << "-A -u 127.0.0.1:53 -s rr\n";
+  auto lax = RunProgram(dir, {LBCTL_PATH, "import", "ipvsadm", rules_path});
+  EXPECT_EQ(lax.exit_code, 0);
+  EXPECT_THAT(lax.err, HasSubstr(rules_path + ":24: warning:"));
+  auto strict = RunProgram(dir, {LBCTL_PATH, "import", "ipvsadm", "--strict", rules_path});
+  EXPECT_EQ(strict.exit_code, 1);
+  std::ofstream(rules_path, std::ios::app) << "-A -t 127.0.0.1:80 -s rr -Q\n";
+  auto bad = RunProgram(dir, {LBCTL_PATH, "import", "ipvsadm", rules_path});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.out, "");
+  EXPECT_THAT(bad.err, HasSubstr(rules_path + ":25: unknown option '-Q'"));
   // Thresholds are not in `status`; the running configuration has them.
   const std::string dump = lbd.Ctl({"dump"}).out;
   EXPECT_THAT(dump, HasSubstr("max_conns: 100\n        min_conns: 10"));
