@@ -4,7 +4,9 @@
 #include "lbd/conf/import.h"
 
 #include <cstddef>
+#include <map>
 #include <string>
+#include <string_view>
 
 #include "lbd/conf/dump.h"
 #include "lbd/conf/loader.h"
@@ -13,29 +15,29 @@ namespace lbd {
 namespace {
 
 // Appends "  # from ORIGIN" to the `  - name: NAME` line of each listed item
-// of `section` (DumpConfig has a comment hook for servers only).
-void CommentNames(std::string& yaml, const std::string& section,
-                  const std::map<std::string, std::string>& origin) {
-  const size_t start = yaml.find("\n" + section + ":\n");
-  if (start == std::string::npos) return;
-  size_t end = yaml.find("\n", start + section.size() + 2);
-  // The section ends at the next line without indentation.
-  size_t pos = end;
-  while (pos != std::string::npos && pos + 1 < yaml.size() && yaml[pos + 1] == ' ') {
-    const size_t line_end = yaml.find('\n', pos + 1);
-    const std::string line = yaml.substr(pos + 1, line_end - pos - 1);
+// of `section` (DumpConfig has a comment hook for servers only). One pass:
+// the text may hold many thousands of services.
+std::string CommentNames(const std::string& yaml, const std::string& section,
+                         const std::map<std::string, std::string>& origin) {
+  std::string out;
+  out.reserve(yaml.size() + origin.size() * 48);
+  bool inside = false;
+  size_t pos = 0;
+  while (pos < yaml.size()) {
+    size_t end = yaml.find('\n', pos);
+    if (end == std::string::npos) end = yaml.size();
+    const std::string_view line(yaml.data() + pos, end - pos);
+    if (!line.empty() && line[0] != ' ') inside = line == section + ":";
+    out += line;
     constexpr std::string_view kPrefix = "  - name: ";
-    if (line.starts_with(kPrefix)) {
-      auto it = origin.find(line.substr(kPrefix.size()));
-      if (it != origin.end()) {
-        const std::string note = "  # from " + it->second;
-        yaml.insert(line_end, note);
-        pos = line_end + note.size();
-        continue;
-      }
+    if (inside && line.starts_with(kPrefix)) {
+      auto it = origin.find(std::string(line.substr(kPrefix.size())));
+      if (it != origin.end()) out += "  # from " + it->second;
     }
-    pos = line_end;
+    out += '\n';
+    pos = end + 1;
   }
+  return out;
 }
 
 }  // namespace
@@ -49,8 +51,8 @@ void FinishImport(ImportResult& result, const std::string& source, const std::st
     auto it = result.server_origin.find({service, ToString(server)});
     return it == result.server_origin.end() ? std::string() : "from " + it->second;
   });
-  CommentNames(yaml, "virtual_services", result.service_origin);
-  CommentNames(yaml, "vrrp", result.vrrp_origin);
+  yaml = CommentNames(yaml, "virtual_services", result.service_origin);
+  yaml = CommentNames(yaml, "vrrp", result.vrrp_origin);
   LoadResult check = LoadConfigString(yaml, "<imported>");
   if (!check.errors.empty()) {
     for (const auto& e : check.errors) {

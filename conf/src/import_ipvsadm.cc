@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -172,7 +173,6 @@ class IpvsadmImporter {
     if (skip) {
       Warn("service " + skipped_kind + " " + words[2] +
            " not imported: lbd has TCP services only (no UDP, SCTP or fwmark)");
-      skipped_.push_back(words[2]);
       return;
     }
     static const char* const kSchedulers[] = {"rr",  "wrr", "sh",   "dh",    "lc", "wlc",
@@ -188,13 +188,12 @@ class IpvsadmImporter {
       vs.hash_port = vs.hash_fallback = false;
     }
     vs.name = "tcp_" + Ipv4ToString(vs.listen.ip) + "_" + std::to_string(vs.listen.port);
-    for (const auto& other : r_.config.virtual_services) {
-      if (other.name == vs.name) {
-        Error(line_, "service " + ToString(vs.listen) + " added twice (first at " +
-                         r_.service_origin[vs.name] + ")");
-        return;
-      }
+    if (r_.service_origin.count(vs.name) != 0) {
+      Error(line_, "service " + ToString(vs.listen) + " added twice (first at " +
+                       r_.service_origin[vs.name] + ")");
+      return;
     }
+    index_[vs.name] = r_.config.virtual_services.size();
     vs.mark.line = line_;
     r_.service_origin[vs.name] = At(file_, line_);
     r_.config.virtual_services.push_back(std::move(vs));
@@ -262,15 +261,12 @@ class IpvsadmImporter {
       return;
     }
     const std::string name = "tcp_" + Ipv4ToString(vip.ip) + "_" + std::to_string(vip.port);
-    size_t index = 0;
-    while (index < r_.config.virtual_services.size() &&
-           r_.config.virtual_services[index].name != name) {
-      ++index;
-    }
-    if (index == r_.config.virtual_services.size()) {
+    auto found = index_.find(name);
+    if (found == index_.end()) {
       Error(line_, "real server for service " + ToString(vip) + " which no -A line added before");
       return;
     }
+    const size_t index = found->second;
     VirtualServiceConfig& vs = r_.config.virtual_services[index];
     const Forwarding f = method.value_or(Forwarding::kDr);  // -g is ipvsadm's default
     if (!methods_[index]) {
@@ -293,11 +289,9 @@ class IpvsadmImporter {
       rs.min_conns = 0;
     }
     rs.address = server;
-    for (const auto& other : vs.real_servers) {
-      if (import::Same(other.address, server)) {
-        Error(line_, "real server " + ToString(server) + " added twice to " + ToString(vip));
-        return;
-      }
+    if (r_.server_origin.count({vs.name, ToString(server)}) != 0) {
+      Error(line_, "real server " + ToString(server) + " added twice to " + ToString(vip));
+      return;
     }
     if (import::Same(server, vs.listen)) {
       Error(line_, "real server " + ToString(server) + " is the service address itself");
@@ -311,8 +305,8 @@ class IpvsadmImporter {
   const std::string& file_;
   ImportResult& r_;
   int line_ = 0;
-  std::vector<bool> methods_;  // per service: a server set its method
-  std::vector<std::string> skipped_;
+  std::vector<bool> methods_;            // per service: a server set its method
+  std::map<std::string, size_t> index_;  // service name -> index in the config
 };
 
 }  // namespace

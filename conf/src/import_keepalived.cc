@@ -71,6 +71,7 @@ class KeepalivedImporter : public import::KaReader {
       return;
     }
     VrrpInstanceConfig v;
+    current_vips_.clear();
     v.name = import::SafeName(node.args[0]);
     v.version = version_;
     std::optional<double> advert, preempt_delay;
@@ -176,13 +177,12 @@ class KeepalivedImporter : public import::KaReader {
         v.auth_pass = auth_pass;
       }
     }
-    for (const auto& other : r_.config.vrrp) {
-      if (other.name == v.name) {
-        Error(node, "vrrp_instance " + v.name + " defined twice (first at " +
-                        r_.vrrp_origin[v.name] + ")");
-        return;
-      }
+    if (r_.vrrp_origin.count(v.name) != 0) {
+      Error(node,
+            "vrrp_instance " + v.name + " defined twice (first at " + r_.vrrp_origin[v.name] + ")");
+      return;
     }
+    for (const auto& vip : v.virtual_ips) vip_owner_[vip.substr(0, vip.find('/'))] = v.name;
     r_.vrrp_origin[v.name] = node.where;
     r_.config.vrrp.push_back(std::move(v));
   }
@@ -217,23 +217,19 @@ class KeepalivedImporter : public import::KaReader {
     }
     const std::string host = Ipv4ToString(ip->ip);
     const std::string text = host + "/" + std::to_string(len);
-    auto same = [&](const std::string& vip) { return vip.substr(0, vip.find('/')) == host; };
-    for (const auto& other : r_.config.vrrp) {
-      for (const auto& vip : other.virtual_ips) {
-        if (same(vip)) {
-          Warn(a, "address " + text + " already belongs to vrrp_instance " + other.name +
-                      "; lbd gives an address to one instance only");
-          return;
-        }
-      }
+    if (auto it = vip_owner_.find(host); it != vip_owner_.end()) {
+      Warn(a, "address " + text + " already belongs to vrrp_instance " + it->second +
+                  "; lbd gives an address to one instance only");
+      return;
     }
-    for (const auto& vip : v.virtual_ips) {
-      if (same(vip)) return;  // listed twice (e.g. again with a label): one address
-    }
+    // Listed twice in this instance (e.g. again with a label): one address.
+    if (!current_vips_.insert(host).second) return;
     v.virtual_ips.push_back(text);
   }
 
-  int version_ = 2;  // keepalived's default vrrp_version
+  std::map<std::string, std::string> vip_owner_;  // address -> instance, earlier instances
+  std::set<std::string> current_vips_;            // addresses of the instance being read
+  int version_ = 2;                               // keepalived's default vrrp_version
   std::map<std::string, const KaNode*> groups_;
 };
 

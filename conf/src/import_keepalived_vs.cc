@@ -47,13 +47,13 @@ class VsReader {
       VirtualServiceConfig vs = proto_;
       vs.listen = listen;
       vs.name = name;
-      for (const auto& other : k_.result().config.virtual_services) {
-        if (Same(other.listen, listen)) {
-          k_.Error(node, "virtual server " + ToString(listen) + " defined twice (first at " +
-                             k_.result().service_origin[other.name] + ")");
-          return;
-        }
+      const uint64_t key = (uint64_t{listen.ip} << 16) | listen.port;
+      if (auto it = k_.listen_origin.find(key); it != k_.listen_origin.end()) {
+        k_.Error(node, "virtual server " + ToString(listen) + " defined twice (first at " +
+                           it->second + ")");
+        return;
       }
+      k_.listen_origin[key] = node.where;
       std::vector<RealServerConfig> kept;
       for (auto& rs : vs.real_servers) {
         if ((vs.forwarding == Forwarding::kDr || vs.forwarding == Forwarding::kTun) &&
@@ -319,11 +319,9 @@ class VsReader {
       hc.inhibit_on_failure = inhibit.value_or(vs_inhibit_);
       rs.healthcheck = hc;
     }
-    for (const auto& other : proto_.real_servers) {
-      if (Same(other.address, rs.address)) {
-        k_.Error(n, "real_server " + ToString(rs.address) + " listed twice");
-        return;
-      }
+    if (!server_keys_.insert((uint64_t{rs.address.ip} << 16) | rs.address.port).second) {
+      k_.Error(n, "real_server " + ToString(rs.address) + " listed twice");
+      return;
     }
     rs.mark.line = static_cast<int>(server_at_.size());
     server_at_.push_back(n.where);
@@ -442,6 +440,7 @@ class VsReader {
   bool alpha_ = false;
   bool vs_inhibit_ = false;  // keepalived removes a failed server unless inhibit_on_failure
   bool skip_ = false;
+  std::set<uint64_t> server_keys_;      // ip << 16 | port of the servers read
   std::vector<std::string> server_at_;  // FILE:LINE per server, by RealServerConfig::mark.line
 };
 

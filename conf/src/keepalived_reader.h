@@ -176,6 +176,9 @@ class KaReader {
 
   ImportResult& result() { return r_; }
 
+  // ip << 16 | port -> FILE:LINE of the virtual_server that listens there.
+  std::map<uint64_t, std::string> listen_origin;
+
  protected:
   ImportResult& r_;
 };
