@@ -9,6 +9,7 @@
 
 namespace lbd {
 int RunTop(const std::string& socket_path, int argc, char** argv);  // lbctl_top.cc
+int RunImport(int argc, char** argv);                               // lbctl_import.cc
 }  // namespace lbd
 
 namespace {
@@ -37,6 +38,9 @@ void Usage(FILE* out) {
           "  dump                     the running configuration, runtime changes included, as\n"
           "                           YAML that lbd -c FILE --check accepts\n"
           "  plan FILE                what a reload to FILE would do (nothing is applied)\n"
+          "  import keepalived|ipvsadm [--strict] FILE\n"
+          "                           convert keepalived.conf or ipvsadm -S -n rules (- for\n"
+          "                           stdin) to lbd YAML on stdout, locally; warnings on stderr\n"
           "  -s SOCKET                control socket (default %s)\n"
           "  --version                print the version\n",
           kDefaultSocket);
@@ -57,6 +61,8 @@ int main(int argc, char** argv) {
       socket_path = argv[++i];
     } else if (line.empty() && a == "top") {
       return lbd::RunTop(socket_path, argc - i - 1, argv + i + 1);
+    } else if (line.empty() && a == "import") {
+      return lbd::RunImport(argc - i - 1, argv + i + 1);
     } else if (line.empty() && (a == "-h" || a == "--help")) {
       Usage(stdout);
       return 0;
