@@ -10,43 +10,6 @@
 namespace lbd {
 namespace {
 
-// lbd_conf validated the instance and normalized its addresses
-// ("a.b.c.d/len", "a.b.c.d"); an error here means a config built elsewhere.
-Result<vrrp::InstanceOptions> InstanceOptionsOf(const VrrpInstanceConfig& c) {
-  vrrp::InstanceOptions o;
-  o.name = c.name;
-  o.interface = c.interface;
-  o.virtual_router_id = c.virtual_router_id;
-  o.priority = c.priority;
-  o.version = c.version;
-  o.advert_interval = c.advert_interval;
-  o.preempt = c.preempt;
-  o.preempt_delay = c.preempt_delay;
-  o.auth_pass = c.auth_pass;
-  o.notify = c.notify;
-  o.notify_master = c.notify_master;
-  o.notify_backup = c.notify_backup;
-  o.notify_fault = c.notify_fault;
-  for (const std::string& text : c.virtual_ips) {
-    const size_t slash = text.find('/');
-    auto ip = ParseIpv4(std::string_view(text).substr(0, slash));
-    int length = 0;
-    const char* end = text.data() + text.size();
-    if (!ip.ok() || slash == std::string::npos ||
-        std::from_chars(text.data() + slash + 1, end, length).ptr != end) {
-      return Status::Error("vrrp " + c.name + ": bad virtual IP '" + text + "'");
-    }
-    o.virtual_ips.push_back({.ip = ip->ip, .length = length});
-  }
-  for (const std::string& text : c.unicast_peers) {
-    auto ip = ParseIpv4(text);
-    if (!ip.ok()) return Status::Error("vrrp " + c.name + ": bad unicast peer '" + text + "'");
-    o.unicast_peers.push_back(ip->ip);
-  }
-  for (const auto& t : c.track_services) o.track_services.push_back({t.service, t.weight});
-  return o;
-}
-
 VrrpReport ReportOf(const vrrp::InstanceStatus& s) {
   VrrpReport r;
   r.name = s.name;
@@ -106,6 +69,41 @@ class LbdVrrpRunner : public VrrpRunner {
 };
 
 }  // namespace
+
+Result<vrrp::InstanceOptions> InstanceOptionsOf(const VrrpInstanceConfig& c) {
+  vrrp::InstanceOptions o;
+  o.name = c.name;
+  o.interface = c.interface;
+  o.virtual_router_id = c.virtual_router_id;
+  o.priority = c.priority;
+  o.version = c.version;
+  o.advert_interval = c.advert_interval;
+  o.preempt = c.preempt;
+  o.preempt_delay = c.preempt_delay;
+  o.auth_pass = c.auth_pass;
+  o.notify = c.notify;
+  o.notify_master = c.notify_master;
+  o.notify_backup = c.notify_backup;
+  o.notify_fault = c.notify_fault;
+  for (const std::string& text : c.virtual_ips) {
+    const size_t slash = text.find('/');
+    auto ip = ParseIpv4(std::string_view(text).substr(0, slash));
+    int length = 0;
+    const char* end = text.data() + text.size();
+    if (!ip.ok() || slash == std::string::npos ||
+        std::from_chars(text.data() + slash + 1, end, length).ptr != end) {
+      return Status::Error("vrrp " + c.name + ": bad virtual IP '" + text + "'");
+    }
+    o.virtual_ips.push_back({.ip = ip->ip, .length = length});
+  }
+  for (const std::string& text : c.unicast_peers) {
+    auto ip = ParseIpv4(text);
+    if (!ip.ok()) return Status::Error("vrrp " + c.name + ": bad unicast peer '" + text + "'");
+    o.unicast_peers.push_back(ip->ip);
+  }
+  for (const auto& t : c.track_services) o.track_services.push_back({t.service, t.weight});
+  return o;
+}
 
 Result<std::unique_ptr<VrrpRunner>> NewVrrpRunner(struct ev_loop* loop,
                                                   const std::vector<VrrpInstanceConfig>& configs) {

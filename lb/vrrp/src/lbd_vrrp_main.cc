@@ -1,60 +1,23 @@
 // lbd-vrrp -c FILE: a thin main over lbd_vrrp, for tests and for running VRRP
 // alone. Loads the file with lbd_conf, translates its `vrrp:` instances into
-// lbd_vrrp's InstanceOptions (as lbd does in lb/daemon/src/vrrp_runner.cc)
+// lbd_vrrp's InstanceOptions (lbd's own InstanceOptionsOf, vrrp_runner.h)
 // and runs them on a libev loop, in the foreground, logging to stderr.
 // SIGTERM/SIGINT: graceful stop (priority 0 adverts, VIPs removed), exit 0.
 // SIGUSR1: prints each instance's state and counters to stderr.
 #include <ev.h>
 
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "lbd/conf/loader.h"
+#include "lbd/daemon/vrrp_runner.h"
 #include "lbd/vrrp/vrrp.h"
 
 namespace {
 
 using lbd::vrrp::Vrrp;
-
-// lbd_conf validated the instance and normalized its addresses
-// ("a.b.c.d/len", "a.b.c.d"); an error here means a config built elsewhere.
-lbd::Result<lbd::vrrp::InstanceOptions> InstanceOptionsOf(const lbd::VrrpInstanceConfig& c) {
-  lbd::vrrp::InstanceOptions o;
-  o.name = c.name;
-  o.interface = c.interface;
-  o.virtual_router_id = c.virtual_router_id;
-  o.priority = c.priority;
-  o.version = c.version;
-  o.advert_interval = c.advert_interval;
-  o.preempt = c.preempt;
-  o.preempt_delay = c.preempt_delay;
-  o.auth_pass = c.auth_pass;
-  o.notify = c.notify;
-  o.notify_master = c.notify_master;
-  o.notify_backup = c.notify_backup;
-  o.notify_fault = c.notify_fault;
-  for (const std::string& text : c.virtual_ips) {
-    const size_t slash = text.find('/');
-    auto ip = lbd::ParseIpv4(std::string_view(text).substr(0, slash));
-    int length = 0;
-    const char* end = text.data() + text.size();
-    if (!ip.ok() || slash == std::string::npos ||
-        std::from_chars(text.data() + slash + 1, end, length).ptr != end) {
-      return lbd::Status::Error("vrrp " + c.name + ": bad virtual IP '" + text + "'");
-    }
-    o.virtual_ips.push_back({.ip = ip->ip, .length = length});
-  }
-  for (const std::string& text : c.unicast_peers) {
-    auto ip = lbd::ParseIpv4(text);
-    if (!ip.ok()) return lbd::Status::Error("vrrp " + c.name + ": bad unicast peer '" + text + "'");
-    o.unicast_peers.push_back(ip->ip);
-  }
-  for (const auto& t : c.track_services) o.track_services.push_back({t.service, t.weight});
-  return o;
-}
 
 void PrintStatus(const Vrrp& vrrp) {
   for (const lbd::vrrp::InstanceStatus& s : vrrp.Snapshot()) {
@@ -118,7 +81,7 @@ int main(int argc, char** argv) {
   }
   std::vector<lbd::vrrp::InstanceOptions> instances;
   for (const lbd::VrrpInstanceConfig& c : loaded.config->vrrp) {
-    auto instance = InstanceOptionsOf(c);
+    auto instance = lbd::InstanceOptionsOf(c);
     if (!instance.ok()) {
       std::fprintf(stderr, "lbd-vrrp: %s\n", instance.status().message().c_str());
       return 1;

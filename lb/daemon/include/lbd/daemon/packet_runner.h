@@ -6,8 +6,7 @@
 // service (at start or by a reload), follows reloads that change its real
 // servers with SyncServers(), and destroys it when the service goes, when
 // its listen or forwarding changes (a new one replaces it) and at
-// SIGTERM/SIGINT (routes, rules and the device removed). Built against lbd_packet when that target
-// exists (packet_runner.cc); otherwise NewPacketRunner fails (packet_runner_none.cc).
+// SIGTERM/SIGINT (routes, rules and the device removed).
 //
 // Thread-safety: created and destroyed on the control thread; Snapshot() may
 // be called from any thread.

@@ -4,8 +4,7 @@
 // owns at most one runner on its control loop, created from the config's
 // `vrrp:` instances, tells it which services have a real server up (for
 // `track_services`) and stops it first at SIGTERM/SIGINT so the peer takes
-// over at once. Built against lbd_vrrp when that target exists
-// (vrrp_runner.cc); otherwise every NewVrrpRunner fails (vrrp_runner_none.cc).
+// over at once.
 //
 // Thread-safety: created, used and destroyed on the control thread only.
 #ifndef LBD_DAEMON_VRRP_RUNNER_H_
@@ -17,6 +16,7 @@
 
 #include "lbd/conf/config.h"
 #include "lbd/daemon/status_report.h"
+#include "lbd/vrrp/vrrp.h"
 #include "lbsched/status.h"
 
 struct ev_loop;
@@ -35,6 +35,11 @@ class VrrpRunner {
   virtual void SetServiceUp(std::string_view service, bool up) = 0;
   virtual std::vector<VrrpReport> Snapshot() const = 0;
 };
+
+// One `vrrp:` instance of the config as lbd_vrrp's options (also used by the
+// lbd-vrrp thin main). lbd_conf validated it and normalized its addresses
+// ("a.b.c.d/len", "a.b.c.d"); an error means a config built elsewhere.
+Result<vrrp::InstanceOptions> InstanceOptionsOf(const VrrpInstanceConfig& c);
 
 // Resolves the interfaces and opens the sockets; nothing is sent before
 // Start(). Error: an interface or socket problem, or lbd built without VRRP.
